@@ -1,0 +1,44 @@
+# ferret: `make run` starts the sensor, `make test` runs every test.
+# Both first install what a fresh Debian 12 machine lacks and mount the
+# pseudo filesystems eBPF needs. Run as root.
+
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+CARGO ?= cargo
+
+# Build: clang-19 compiles the eBPF C (DESIGN.md); libelf/zlib/pkg-config for
+# the vendored libbpf. Tests: python3 (memfd and thread helpers), procps.
+DEB_PACKAGES := clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make gcc python3 procps
+# Benchmarks only.
+BENCH_PACKAGES := python3-matplotlib
+
+.PHONY: run test build deps mounts bench fmt
+
+deps:
+	@missing=""; for p in $(DEB_PACKAGES) $(EXTRA_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@command -v $(CARGO) >/dev/null || { echo "cargo not found (install Rust with rustup)"; exit 1; }
+
+mounts:
+	@mountpoint -q /sys/kernel/tracing || mount -t tracefs nodev /sys/kernel/tracing
+	@mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf
+
+build: deps
+	$(CARGO) build --release --bin ferret
+
+run: build mounts
+	./target/release/ferret run --events $(ARGS)
+
+test: deps mounts
+	$(CARGO) build --workspace
+	$(CARGO) test --workspace
+
+bench: EXTRA_PACKAGES = $(BENCH_PACKAGES)
+bench: deps mounts
+	$(CARGO) build --release --bin ferret -p ferret-bench
+	./target/release/ferret-bench $(ARGS)

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR Apache-2.0) */
+/*
+ * Records the kernel side writes into the ring buffer. This header is the one
+ * definition of every struct shared with userspace: the Rust side gets them
+ * from the skeleton's BTF-generated types (see the `_keep_*` globals in
+ * process.bpf.c), and `ferret_bpf::decode` has a layout test for each.
+ *
+ * Every record starts with `struct event_header`; `kind` says which struct
+ * follows and `size` how many bytes of it were written (variable-length
+ * records end in a `data` area holding several strings back to back, each
+ * length given by a field before it).
+ */
+#ifndef FERRET_EVENTS_H
+#define FERRET_EVENTS_H
+
+/* Record kinds (event_header.kind). */
+enum event_kind {
+	EVENT_EXEC = 1, /* a successful or failed execve/execveat */
+	EVENT_FORK = 2, /* a new process or thread */
+	EVENT_EXIT = 3, /* a whole process (thread group) ended */
+	EVENT_KIND_MAX = 4,
+};
+
+/* Limits; documented in docs/events.md. An enum so they reach BTF (and Rust). */
+enum ferret_limits {
+	FERRET_PATH_MAX = 4096, /* bytes of one resolved path, NUL excluded */
+	FERRET_ARGS_MAX = 16384, /* bytes of argv (NUL-separated) in one exec record */
+	FERRET_PATH_DEPTH = 80, /* dentries walked (mount crossings included) per path */
+	FERRET_FAILED_ARGS = 32, /* argv entries read from user memory for a failed exec */
+	FERRET_FAILED_ARG_LEN = 256, /* bytes per entry for a failed exec */
+	FERRET_TTY_LEN = 64,
+	FERRET_DATA_MAX = 32768, /* size of exec_event.data */
+};
+
+/* exec_event.flags */
+enum exec_flags {
+	EXEC_F_ARGS_TRUNCATED = 1u << 0, /* argv longer than FERRET_ARGS_MAX (or, failed exec, too many/long entries) */
+	EXEC_F_EXE_TRUNCATED = 1u << 1, /* executable path deeper/longer than the limits */
+	EXEC_F_CWD_TRUNCATED = 1u << 2,
+	EXEC_F_EXE_DELETED = 1u << 3, /* executable has no link left (deleted, or memfd) */
+	EXEC_F_EXE_INTERNAL = 1u << 4, /* executable on a kernel-internal mount (memfd, shm, anon) */
+	EXEC_F_PATH_FROM_USER = 1u << 5, /* exe path is the caller's string (failed exec): not resolved by the kernel */
+	EXEC_F_SCRIPT = 1u << 6, /* a `#!` script: `filename` is the script, `interp` its interpreter */
+	EXEC_F_EXECVEAT = 1u << 7, /* the syscall was execveat */
+	EXEC_F_EMPTY_PATH = 1u << 8, /* execveat with AT_EMPTY_PATH (fd execution) */
+	EXEC_F_CWD_UNREACHABLE = 1u << 9, /* cwd outside the process's root, or deleted */
+};
+
+/* fork_event.flags */
+enum fork_flags {
+	FORK_F_THREAD = 1u << 0, /* a new thread in the same process (CLONE_THREAD) */
+	FORK_F_VFORK = 1u << 1, /* vfork (CLONE_VFORK): parent waits for exec or exit */
+};
+
+/* The acting task, captured in the kernel at the moment of the event. */
+struct task_ctx {
+	__u64 start_boottime; /* process (thread-group leader) start, ns since boot incl. suspend */
+	__u64 parent_start_boottime; /* same for the real parent's thread-group leader */
+	__u64 cgroup_id; /* cgroup v2 id, 0 when no v2 hierarchy */
+	__u32 pid; /* thread-group id, as userspace calls "pid" */
+	__u32 tid;
+	__u32 ppid;
+	__u32 ns_pid; /* pid inside the task's own pid namespace */
+	__u32 uid;
+	__u32 euid;
+	__u32 gid;
+	__u32 egid;
+	__u32 loginuid; /* audit login uid, 4294967295 when unset */
+	__u32 sessionid;
+	char comm[16];
+};
+
+struct event_header {
+	__u64 ktime_boot_ns; /* bpf_ktime_get_boot_ns() at the event */
+	__u32 kind; /* enum event_kind */
+	__u32 size; /* bytes of the record, header included */
+	struct task_ctx task;
+};
+
+/*
+ * A successful exec (captured at sched_process_exec from the kernel's own
+ * linux_binprm: no user memory is trusted) or a failed one (ret < 0, captured
+ * at syscall exit; the path is then the caller's string, flagged).
+ *
+ * data holds, in order: exe path, cwd, filename (the path as passed to
+ * execve: for scripts, the script), interp (for scripts, the interpreter
+ * named by `#!`), tty name, argv (NUL-separated, as in /proc/PID/cmdline).
+ */
+struct exec_event {
+	struct event_header hdr;
+	__s32 ret; /* 0, or -errno */
+	__u32 flags; /* EXEC_F_* */
+	__u64 exe_ino;
+	__u64 exe_size;
+	__s64 exe_mtime_sec;
+	__u32 exe_mtime_nsec;
+	__u32 exe_dev; /* kernel dev_t: major << 20 | minor */
+	__u32 exe_nlink;
+	__u32 exe_mode;
+	__u32 argc;
+	__u32 old_pid; /* tid before exec (differs when a non-leader thread exec'd) */
+	__u16 exe_len;
+	__u16 cwd_len;
+	__u16 filename_len;
+	__u16 interp_len;
+	__u16 tty_len;
+	__u16 args_len;
+	__u32 _pad;
+	char data[FERRET_DATA_MAX];
+};
+
+/* A new task. hdr.task is the parent that called fork/clone. */
+struct fork_event {
+	struct event_header hdr;
+	__u64 child_start_boottime; /* the child process's start (its group leader's) */
+	__u32 child_pid; /* child tgid */
+	__u32 child_tid;
+	__u32 flags; /* FORK_F_* */
+	__u32 _pad;
+};
+
+/* A whole process ended. hdr.task is its last exiting thread. */
+struct exit_event {
+	struct event_header hdr;
+	__u32 exit_code; /* wait status: (code << 8) or the signal number | 0x80 for a core dump */
+	__u32 _pad;
+};
+
+/* Counter indices in the per-CPU `counters` map, beyond per-kind drops. */
+enum counter_index {
+	/* [0, EVENT_KIND_MAX): events of that kind lost because the ring buffer was full */
+	COUNTER_SCRATCH_MISS = EVENT_KIND_MAX, /* per-CPU scratch unavailable (should stay 0) */
+	COUNTER_EXEC_ENTRY_MISS, /* failed exec seen at exit with no matching entry */
+	COUNTER_MAX,
+};
+
+#endif /* FERRET_EVENTS_H */

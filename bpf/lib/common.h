@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR Apache-2.0) */
+/*
+ * Helpers shared by ferret's eBPF programs: the acting-task snapshot, loss
+ * counters, and the kernel-side path resolver (a dentry walk over the
+ * kernel's own `struct path`, so the result cannot be swapped by userspace
+ * after the check: see DESIGN.md, "TOCTOU-safe capture").
+ */
+#ifndef FERRET_COMMON_H
+#define FERRET_COMMON_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "../events.h"
+
+#ifndef container_of
+#define container_of(ptr, type, member) ((type *)((void *)(ptr) - __builtin_offsetof(type, member)))
+#endif
+
+/* Ring buffer shared by all programs; its size is set by userspace before load. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 8 * 1024 * 1024);
+} events SEC(".maps");
+
+/* Per-CPU counters: drops per event kind, then the COUNTER_* indices. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, COUNTER_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+/* Makes the compiler keep `x` in one register after a bounds check, so the
+ * verifier sees the checked value where it is used. */
+#define barrier_var(x) asm volatile("" : "+r"(x))
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+	if (v)
+		*v += 1;
+}
+
+/* Sends a record built in scratch memory; counts it as lost if the ring is full. */
+static __always_inline void submit(void *rec, __u64 size, __u32 kind)
+{
+	if (bpf_ringbuf_output(&events, rec, size, 0) != 0)
+		count(kind);
+}
+
+static __always_inline __u32 task_ns_pid(struct task_struct *task)
+{
+	struct pid *pid = BPF_CORE_READ(task, thread_pid);
+	unsigned int level = BPF_CORE_READ(pid, level);
+	return BPF_CORE_READ(pid, numbers[level].nr);
+}
+
+static __always_inline __u64 task_cgroup_id(struct task_struct *task)
+{
+	struct kernfs_node *kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
+	if (!kn)
+		return 0;
+	return BPF_CORE_READ(kn, id);
+}
+
+/* Fills the acting-task snapshot from `task` (any task, not only current). */
+static __always_inline void fill_task(struct task_ctx *t, struct task_struct *task)
+{
+	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
+	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
+	const struct cred *cred = BPF_CORE_READ(task, cred);
+
+	t->pid = BPF_CORE_READ(task, tgid);
+	t->tid = BPF_CORE_READ(task, pid);
+	t->ppid = BPF_CORE_READ(parent, tgid);
+	t->start_boottime = BPF_CORE_READ(leader, start_boottime);
+	t->parent_start_boottime = BPF_CORE_READ(parent, group_leader, start_boottime);
+	t->ns_pid = task_ns_pid(leader);
+	t->cgroup_id = task_cgroup_id(task);
+	t->uid = BPF_CORE_READ(cred, uid.val);
+	t->euid = BPF_CORE_READ(cred, euid.val);
+	t->gid = BPF_CORE_READ(cred, gid.val);
+	t->egid = BPF_CORE_READ(cred, egid.val);
+	if (bpf_core_field_exists(task->loginuid)) {
+		t->loginuid = BPF_CORE_READ(task, loginuid.val);
+		t->sessionid = BPF_CORE_READ(task, sessionid);
+	} else {
+		t->loginuid = (__u32)-1;
+		t->sessionid = (__u32)-1;
+	}
+	bpf_probe_read_kernel_str(t->comm, sizeof(t->comm), &task->comm);
+}
+
+static __always_inline void fill_header(struct event_header *h, __u32 kind, struct task_struct *task)
+{
+	h->ktime_boot_ns = bpf_ktime_get_boot_ns();
+	h->kind = kind;
+	fill_task(&h->task, task);
+}
+
+/*
+ * Path resolution. Components are written back to front into a scratch
+ * buffer; the result is buf[start .. FERRET_PATH_MAX). The buffer has
+ * FERRET_NAME_SLACK extra bytes so that a masked offset plus one name always
+ * stays inside it, which is what the verifier needs to see.
+ */
+#define FERRET_NAME_MAX 255
+#define FERRET_NAME_SLACK 256
+
+struct path_buf {
+	char buf[FERRET_PATH_MAX + FERRET_NAME_SLACK];
+	/* Start of the text written so far. Kept here, in map memory, rather
+	 * than on the stack: the verifier then sees an unknown (masked) value
+	 * on every bpf_loop iteration and the callback converges, instead of
+	 * tracking a shrinking range through every step. */
+	__u32 pos;
+};
+
+/* Result flags of resolve_path. */
+#define PATH_R_TRUNCATED 1u /* too deep or too long: the leading components are missing */
+#define PATH_R_UNREACHABLE 2u /* never reached the task's root: internal mount (memfd), detached, or outside the chroot */
+
+struct path_walk {
+	struct dentry *dentry;
+	struct vfsmount *vfsmnt;
+	struct dentry *root_dentry; /* the task's root: paths are shown as the task sees them */
+	struct vfsmount *root_mnt;
+	struct path_buf *pb;
+	__u32 flags;
+	__u32 done;
+};
+
+static long path_step(__u64 index, void *arg)
+{
+	struct path_walk *w = arg;
+	struct dentry *dentry = w->dentry;
+	struct vfsmount *vfsmnt = w->vfsmnt;
+	struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+
+	if (dentry == w->root_dentry && vfsmnt == w->root_mnt) {
+		w->done = 1;
+		return 1;
+	}
+	if (dentry == mnt_root) {
+		struct mount *mnt = container_of(vfsmnt, struct mount, mnt);
+		struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+
+		if (mnt_parent == mnt) {
+			/* The top of a mount tree without passing the task's root:
+			 * a detached tree, or a path outside the task's chroot or
+			 * container root. */
+			w->flags |= PATH_R_UNREACHABLE;
+			w->done = 1;
+			return 1;
+		}
+		/* Cross to the mount point in the parent mount. */
+		w->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+		w->vfsmnt = &mnt_parent->mnt;
+		return 0;
+	}
+	/* A dentry that is its own parent but not a mount root is a pseudo
+	 * file (memfd, pipe, socket, anon inode) or a disconnected one: its
+	 * name is all there is, written below, and the walk ends there. */
+	if (dentry == parent) {
+		w->flags |= PATH_R_UNREACHABLE;
+		w->done = 1;
+	}
+
+	struct qstr name = BPF_CORE_READ(dentry, d_name);
+	struct path_buf *pb = w->pb;
+	__u32 len = name.len;
+	__u32 pos = pb->pos;
+	if (len > FERRET_NAME_MAX)
+		len = FERRET_NAME_MAX;
+	if (pos > FERRET_PATH_MAX || len + 1 > pos) {
+		w->flags |= PATH_R_TRUNCATED;
+		w->done = 1;
+		return 1;
+	}
+	pos -= len;
+	bpf_probe_read_kernel(&pb->buf[pos & (FERRET_PATH_MAX - 1)], len, name.name);
+	pos -= 1;
+	pb->buf[pos & (FERRET_PATH_MAX - 1)] = '/';
+	pb->pos = pos;
+	w->dentry = parent;
+	return w->done ? 1 : 0;
+}
+
+/*
+ * Resolves `path` into pb; returns the start offset, and the text length in
+ * *len, as `task` sees it (relative to its root, as d_path does). A lone "/"
+ * for the root. Uses bpf_loop so the verifier checks the
+ * step once, not FERRET_PATH_DEPTH times.
+ */
+static __always_inline __u32 resolve_path(struct path *path, struct task_struct *task, struct path_buf *pb,
+					   __u32 *len, __u32 *flags)
+{
+	struct path_walk w = {
+		.dentry = BPF_CORE_READ(path, dentry),
+		.vfsmnt = BPF_CORE_READ(path, mnt),
+		.root_dentry = BPF_CORE_READ(task, fs, root.dentry),
+		.root_mnt = BPF_CORE_READ(task, fs, root.mnt),
+		.pb = pb,
+	};
+	__u32 pos;
+
+	pb->pos = FERRET_PATH_MAX;
+	bpf_loop(FERRET_PATH_DEPTH, path_step, &w, 0);
+	if (!w.done)
+		w.flags |= PATH_R_TRUNCATED;
+	pos = pb->pos;
+	if (pos > FERRET_PATH_MAX)
+		pos = FERRET_PATH_MAX; /* cannot happen; keeps the bound visible */
+	if (pos == FERRET_PATH_MAX) {
+		pos -= 1;
+		pb->buf[pos & (FERRET_PATH_MAX - 1)] = '/';
+	}
+	*flags = w.flags;
+	*len = FERRET_PATH_MAX - pos;
+	return pos;
+}
+
+#endif /* FERRET_COMMON_H */

@@ -1,0 +1,421 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Process lifecycle: exec (successful and failed), fork/clone, exit.
+ *
+ * Successful execs are read at sched_process_exec from the kernel's own
+ * `linux_binprm`: the executable path is resolved from bprm->file, argv is
+ * read from the new image's stack that the kernel itself just wrote, so
+ * nothing an attacker can change after the check is trusted. A failed exec
+ * never reaches that point; it is captured at syscall exit with the caller's
+ * strings, and flagged as such (EXEC_F_PATH_FROM_USER).
+ */
+#include "lib/common.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* Set by userspace before load. */
+const volatile bool report_threads = true;
+const volatile __u32 self_tgid = 0; /* ferret's own pid: its threads are not reported */
+
+/* Keeps the shared record types in BTF so the skeleton generates them. */
+struct exec_event *_keep_exec_event;
+struct fork_event *_keep_fork_event;
+struct exit_event *_keep_exit_event;
+enum event_kind _keep_event_kind;
+enum exec_flags _keep_exec_flags;
+enum fork_flags _keep_fork_flags;
+enum counter_index _keep_counter_index;
+enum ferret_limits _keep_ferret_limits;
+
+/* One exec record per CPU (too large for a per-CPU map: 32 KiB is the cap);
+ * max_entries is set to the number of possible CPUs by userspace. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exec_event);
+} exec_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct path_buf);
+} path_scratch SEC(".maps");
+
+/* What sys_enter_execve(at) saw, kept until the matching exit. */
+struct exec_args {
+	const char *filename;
+	const char *const *argv;
+	__s32 dirfd;
+	__u32 at_flags;
+	__u32 is_execveat;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32); /* tid */
+	__type(value, struct exec_args);
+} exec_inflight SEC(".maps");
+
+#define AT_EMPTY_PATH 0x1000
+
+static __always_inline struct exec_event *exec_record(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct exec_event *e = bpf_map_lookup_elem(&exec_scratch, &cpu);
+	if (!e)
+		count(COUNTER_SCRATCH_MISS);
+	return e;
+}
+
+static __always_inline struct path_buf *path_scratch_buf(void)
+{
+	__u32 zero = 0;
+	struct path_buf *pb = bpf_map_lookup_elem(&path_scratch, &zero);
+	if (!pb)
+		count(COUNTER_SCRATCH_MISS);
+	return pb;
+}
+
+/* Offsets into exec_event.data stay below HALF so that any copy of at most
+ * HALF bytes fits: that is the bound the verifier checks. */
+#define HALF (FERRET_DATA_MAX / 2)
+
+/* Copies a resolved path into e->data at off; returns its length. */
+static __always_inline __u32 put_path(struct exec_event *e, __u32 off, struct path *path, struct task_struct *task,
+				      __u32 *pflags)
+{
+	struct path_buf *pb = path_scratch_buf();
+	__u32 len = 0, start;
+
+	if (!pb)
+		return 0;
+	start = resolve_path(path, task, pb, &len, pflags);
+	if (len > FERRET_PATH_MAX)
+		len = FERRET_PATH_MAX;
+	bpf_probe_read_kernel(&e->data[off & (HALF - 1)], len, &pb->buf[start & (FERRET_PATH_MAX - 1)]);
+	return len;
+}
+
+/* Copies a NUL-terminated kernel string of at most max bytes; returns its length without the NUL. */
+static __always_inline __u32 put_kstr(struct exec_event *e, __u32 off, const char *s, __u32 max)
+{
+	long n = bpf_probe_read_kernel_str(&e->data[off & (HALF - 1)], max, s);
+	return n > 0 ? n - 1 : 0;
+}
+
+static __always_inline __u32 put_ustr(struct exec_event *e, __u32 off, const char *s, __u32 max)
+{
+	long n = bpf_probe_read_user_str(&e->data[off & (HALF - 1)], max, s);
+	return n > 0 ? n - 1 : 0;
+}
+
+static __always_inline __u32 put_tty(struct exec_event *e, __u32 off, struct task_struct *task)
+{
+	struct tty_struct *tty = BPF_CORE_READ(task, signal, tty);
+	if (!tty)
+		return 0;
+	return put_kstr(e, off, tty->name, FERRET_TTY_LEN);
+}
+
+static __always_inline __u32 put_cwd(struct exec_event *e, __u32 off, struct task_struct *task)
+{
+	struct fs_struct *fs = BPF_CORE_READ(task, fs);
+	__u32 pflags = 0, len;
+
+	if (!fs)
+		return 0;
+	len = put_path(e, off, &fs->pwd, task, &pflags);
+	if (pflags & PATH_R_TRUNCATED)
+		e->flags |= EXEC_F_CWD_TRUNCATED;
+	if (pflags & PATH_R_UNREACHABLE)
+		e->flags |= EXEC_F_CWD_UNREACHABLE;
+	return len;
+}
+
+static __always_inline void send_exec(struct exec_event *e, __u32 off)
+{
+	__u64 size = __builtin_offsetof(struct exec_event, data) + (__u64)off;
+	if (size > sizeof(*e))
+		size = sizeof(*e);
+	e->hdr.size = size;
+	submit(e, size, EVENT_EXEC);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	struct exec_event *e = exec_record();
+	struct file *file;
+	struct inode *inode;
+	struct mm_struct *mm;
+	const char *filename, *interp;
+	__u32 off = 0, pflags = 0, old_tid = old_pid;
+	struct exec_args *inflight;
+
+	if (!e)
+		return 0;
+	fill_header(&e->hdr, EVENT_EXEC, p);
+	e->ret = 0;
+	e->flags = 0;
+	e->old_pid = old_pid;
+	e->argc = BPF_CORE_READ(bprm, argc);
+
+	inflight = bpf_map_lookup_elem(&exec_inflight, &old_tid);
+	if (inflight) {
+		if (inflight->is_execveat)
+			e->flags |= EXEC_F_EXECVEAT;
+		if (inflight->at_flags & AT_EMPTY_PATH)
+			e->flags |= EXEC_F_EMPTY_PATH;
+		bpf_map_delete_elem(&exec_inflight, &old_tid);
+	}
+
+	/* The file the kernel is about to run (for a script, its interpreter). */
+	file = BPF_CORE_READ(bprm, file);
+	inode = BPF_CORE_READ(file, f_inode);
+	e->exe_ino = BPF_CORE_READ(inode, i_ino);
+	e->exe_size = BPF_CORE_READ(inode, i_size);
+	e->exe_mtime_sec = BPF_CORE_READ(inode, i_mtime_sec);
+	e->exe_mtime_nsec = BPF_CORE_READ(inode, i_mtime_nsec);
+	e->exe_dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	e->exe_nlink = BPF_CORE_READ(inode, __i_nlink);
+	e->exe_mode = BPF_CORE_READ(inode, i_mode);
+	if (e->exe_nlink == 0)
+		e->flags |= EXEC_F_EXE_DELETED;
+
+	e->exe_len = put_path(e, off, &file->f_path, p, &pflags);
+	if (pflags & PATH_R_TRUNCATED)
+		e->flags |= EXEC_F_EXE_TRUNCATED;
+	if (pflags & PATH_R_UNREACHABLE)
+		e->flags |= EXEC_F_EXE_INTERNAL;
+	off += e->exe_len;
+
+	e->cwd_len = put_cwd(e, off, p);
+	off += e->cwd_len;
+
+	/* bprm->filename: the path given to execve, copied by the kernel once
+	 * (getname) before it was opened. bprm->interp differs from it only
+	 * when a binfmt handler (`#!`, binfmt_misc) substituted an interpreter. */
+	filename = BPF_CORE_READ(bprm, filename);
+	interp = BPF_CORE_READ(bprm, interp);
+	e->filename_len = put_kstr(e, off, filename, FERRET_PATH_MAX);
+	off += e->filename_len;
+	if (interp && interp != filename) {
+		e->flags |= EXEC_F_SCRIPT;
+		e->interp_len = put_kstr(e, off, interp, FERRET_NAME_SLACK);
+	} else {
+		e->interp_len = 0;
+	}
+	off += e->interp_len;
+
+	e->tty_len = put_tty(e, off, p);
+	off += e->tty_len;
+
+	/* argv as the kernel laid it on the new stack; the process has not run yet. */
+	mm = BPF_CORE_READ(p, mm);
+	{
+		unsigned long start = BPF_CORE_READ(mm, arg_start);
+		unsigned long end = BPF_CORE_READ(mm, arg_end);
+		__u64 len = end > start ? end - start : 0;
+
+		if (len > FERRET_ARGS_MAX) {
+			len = FERRET_ARGS_MAX;
+			e->flags |= EXEC_F_ARGS_TRUNCATED;
+		}
+		barrier_var(len);
+		if (len > FERRET_ARGS_MAX)
+			len = 0;
+		if (bpf_probe_read_user(&e->data[off & (HALF - 1)], len, (void *)start) != 0)
+			len = 0;
+		e->args_len = len;
+		off = (off & (HALF - 1)) + len;
+	}
+	send_exec(e, off);
+	return 0;
+}
+
+static __always_inline int enter_exec(const char *filename, const char *const *argv, __s32 dirfd, __u32 at_flags,
+				      __u32 is_execveat)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct exec_args a = {
+		.filename = filename,
+		.argv = argv,
+		.dirfd = dirfd,
+		.at_flags = at_flags,
+		.is_execveat = is_execveat,
+	};
+	bpf_map_update_elem(&exec_inflight, &tid, &a, BPF_ANY);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_execve")
+int enter_execve(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_exec((const char *)ctx->args[0], (const char *const *)ctx->args[1], -100, 0, 0);
+}
+
+SEC("tracepoint/syscalls/sys_enter_execveat")
+int enter_execveat(struct trace_event_raw_sys_enter *ctx)
+{
+	return enter_exec((const char *)ctx->args[1], (const char *const *)ctx->args[2], (__s32)ctx->args[0],
+			  (__u32)ctx->args[4], 1);
+}
+
+/* State for reading a failed exec's argv from user memory with bpf_loop.
+ * The running length and count live in the record (map memory), not here:
+ * the verifier then sees the same bounded state on every iteration and the
+ * callback converges, instead of tracking a growing offset range. */
+struct argv_walk {
+	struct exec_event *e;
+	const char *const *argv;
+	__u32 start; /* where argv begins in e->data */
+};
+
+static long argv_step(__u64 i, void *arg)
+{
+	struct argv_walk *w = arg;
+	struct exec_event *e = w->e;
+	const char *p = 0;
+	__u32 off;
+	long n;
+
+	if (bpf_probe_read_user(&p, sizeof(p), &w->argv[i]) != 0 || !p)
+		return 1;
+	off = (w->start + e->args_len) & (HALF - 1);
+	/* Stay below HALF, like every other write into data. */
+	if (off + FERRET_FAILED_ARG_LEN > HALF) {
+		e->flags |= EXEC_F_ARGS_TRUNCATED;
+		return 1;
+	}
+	n = bpf_probe_read_user_str(&e->data[off], FERRET_FAILED_ARG_LEN, p);
+	if (n <= 0)
+		return 1;
+	/* A full-length read means the entry was cut; keep its NUL and flag it. */
+	if (n == FERRET_FAILED_ARG_LEN)
+		e->flags |= EXEC_F_ARGS_TRUNCATED;
+	e->args_len += n;
+	e->argc++;
+	return 0;
+}
+
+static __always_inline int exit_exec(struct trace_event_raw_sys_exit *ctx)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct exec_args *a = bpf_map_lookup_elem(&exec_inflight, &tid);
+	struct task_struct *task;
+	struct exec_event *e;
+	struct exec_args args;
+	long ret = ctx->ret;
+	__u32 off = 0;
+
+	if (!a) {
+		if (ret < 0)
+			count(COUNTER_EXEC_ENTRY_MISS);
+		return 0;
+	}
+	args = *a;
+	bpf_map_delete_elem(&exec_inflight, &tid);
+	if (ret >= 0)
+		return 0; /* reported by handle_exec */
+
+	e = exec_record();
+	if (!e)
+		return 0;
+	task = bpf_get_current_task_btf();
+	fill_header(&e->hdr, EVENT_EXEC, task);
+	e->ret = ret;
+	e->flags = EXEC_F_PATH_FROM_USER;
+	if (args.is_execveat)
+		e->flags |= EXEC_F_EXECVEAT;
+	if (args.at_flags & AT_EMPTY_PATH)
+		e->flags |= EXEC_F_EMPTY_PATH;
+	e->old_pid = tid;
+	e->exe_ino = 0;
+	e->exe_size = 0;
+	e->exe_mtime_sec = 0;
+	e->exe_mtime_nsec = 0;
+	e->exe_dev = 0;
+	e->exe_nlink = 0;
+	e->exe_mode = 0;
+	e->interp_len = 0;
+
+	/* No file was run: exe is the caller's string, as is filename. */
+	e->exe_len = put_ustr(e, off, args.filename, FERRET_PATH_MAX);
+	off += e->exe_len;
+	e->cwd_len = put_cwd(e, off, task);
+	off += e->cwd_len;
+	e->filename_len = 0;
+	e->tty_len = put_tty(e, off, task);
+	off += e->tty_len;
+
+	{
+		struct argv_walk w = { .e = e, .argv = args.argv, .start = off & (HALF - 1) };
+		e->argc = 0;
+		e->args_len = 0;
+		bpf_loop(FERRET_FAILED_ARGS, argv_step, &w, 0);
+		if (e->argc == FERRET_FAILED_ARGS) {
+			const char *more = 0;
+			if (bpf_probe_read_user(&more, sizeof(more), &args.argv[FERRET_FAILED_ARGS]) == 0 && more)
+				e->flags |= EXEC_F_ARGS_TRUNCATED;
+		}
+		off = (w.start + e->args_len) & (FERRET_DATA_MAX - 1);
+	}
+	send_exec(e, off);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_execve")
+int exit_execve(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_exec(ctx);
+}
+
+SEC("tracepoint/syscalls/sys_exit_execveat")
+int exit_execveat(struct trace_event_raw_sys_exit *ctx)
+{
+	return exit_exec(ctx);
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
+{
+	struct fork_event e = {};
+	__u32 child_pid = BPF_CORE_READ(child, tgid);
+	__u32 child_tid = BPF_CORE_READ(child, pid);
+
+	if (self_tgid && child_pid == self_tgid)
+		return 0;
+	if (child_pid != child_tid) {
+		if (!report_threads)
+			return 0;
+		e.flags |= FORK_F_THREAD;
+	}
+	if (BPF_CORE_READ(child, vfork_done))
+		e.flags |= FORK_F_VFORK;
+	fill_header(&e.hdr, EVENT_FORK, parent);
+	e.hdr.size = sizeof(e);
+	e.child_pid = child_pid;
+	e.child_tid = child_tid;
+	e.child_start_boottime = BPF_CORE_READ(child, group_leader, start_boottime);
+	submit(&e, sizeof(e), EVENT_FORK);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(handle_exit, struct task_struct *p, bool group_dead)
+{
+	struct exit_event e = {};
+
+	if (!group_dead)
+		return 0; /* a thread ended; the process lives on */
+	if (self_tgid && BPF_CORE_READ(p, tgid) == self_tgid)
+		return 0;
+	fill_header(&e.hdr, EVENT_EXIT, p);
+	e.hdr.size = sizeof(e);
+	e.exit_code = BPF_CORE_READ(p, exit_code);
+	submit(&e, sizeof(e), EVENT_EXIT);
+	return 0;
+}

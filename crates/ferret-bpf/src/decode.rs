@@ -1,0 +1,525 @@
+//! Pure decoding of the records the kernel side writes into the ring buffer:
+//! bytes in, typed records out. No syscalls, no global state, so it is unit
+//! tested and fuzzed without root (`fuzz/fuzz_targets/decode.rs`).
+//!
+//! Every record is untrusted input: a length field that points past the end,
+//! a truncated record or an unknown kind is a [`DecodeError`], never a panic.
+
+use std::mem::{offset_of, size_of};
+
+use crate::skel::process::types;
+
+/// Record kinds, as `enum event_kind` in `bpf/events.h`.
+pub const KIND_EXEC: u32 = types::event_kind::EVENT_EXEC.0;
+/// See [`KIND_EXEC`].
+pub const KIND_FORK: u32 = types::event_kind::EVENT_FORK.0;
+/// See [`KIND_EXEC`].
+pub const KIND_EXIT: u32 = types::event_kind::EVENT_EXIT.0;
+/// One past the last record kind: the number of per-kind drop counters.
+pub const KIND_MAX: u32 = types::event_kind::EVENT_KIND_MAX.0;
+
+/// Limits of the kernel side, as `enum ferret_limits` in `bpf/events.h`.
+pub mod limits {
+    use super::types::ferret_limits as L;
+    /// Bytes of one kernel-resolved path.
+    pub const PATH_MAX: u32 = L::FERRET_PATH_MAX.0;
+    /// Bytes of argv captured for a successful exec.
+    pub const ARGS_MAX: u32 = L::FERRET_ARGS_MAX.0;
+    /// Path components (mount crossings included) walked per path.
+    pub const PATH_DEPTH: u32 = L::FERRET_PATH_DEPTH.0;
+    /// argv entries read for a failed exec.
+    pub const FAILED_ARGS: u32 = L::FERRET_FAILED_ARGS.0;
+    /// Bytes per argv entry for a failed exec.
+    pub const FAILED_ARG_LEN: u32 = L::FERRET_FAILED_ARG_LEN.0;
+}
+
+/// Why a record could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Shorter than the fixed part its kind needs.
+    #[error("record of kind {kind} is {len} bytes, needs at least {need}")]
+    Short { kind: u32, len: usize, need: usize },
+    /// The header's kind is not one this build knows.
+    #[error("unknown record kind {0}")]
+    UnknownKind(u32),
+    /// The string lengths add up to more than the record holds.
+    #[error("string lengths ({total} bytes) exceed the record's data ({have} bytes)")]
+    Overrun { total: usize, have: usize },
+}
+
+/// The acting task as the kernel saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Task {
+    pub start_boottime_ns: u64,
+    pub parent_start_boottime_ns: u64,
+    pub cgroup_id: u64,
+    pub pid: u32,
+    pub tid: u32,
+    pub ppid: u32,
+    pub ns_pid: u32,
+    pub uid: u32,
+    pub euid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    pub loginuid: u32,
+    pub sessionid: u32,
+    /// `comm`, up to the first NUL; raw bytes (not necessarily UTF-8).
+    pub comm: Vec<u8>,
+}
+
+/// Fields common to every record.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Header {
+    /// CLOCK_BOOTTIME of the event, in ns.
+    pub ktime_boot_ns: u64,
+    pub task: Task,
+}
+
+/// Identity of the executable file, as the kernel's inode had it at exec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct FileId {
+    pub ino: u64,
+    /// The kernel's dev_t (major << 20 | minor).
+    pub dev: u32,
+    pub size: u64,
+    pub mtime_sec: i64,
+    pub mtime_nsec: u32,
+    pub nlink: u32,
+    pub mode: u32,
+}
+
+impl FileId {
+    /// The device number in userspace's encoding (as `stat(2)` reports it).
+    pub fn dev_userspace(&self) -> u64 {
+        let major = u64::from(self.dev >> 20);
+        let minor = u64::from(self.dev & 0xf_ffff);
+        libc::makedev(major as u32, minor as u32)
+    }
+}
+
+/// Bits of [`Exec::flags`], as `enum exec_flags` in `bpf/events.h`.
+pub mod exec_flags {
+    use super::types::exec_flags as F;
+    pub const ARGS_TRUNCATED: u32 = F::EXEC_F_ARGS_TRUNCATED.0;
+    pub const EXE_TRUNCATED: u32 = F::EXEC_F_EXE_TRUNCATED.0;
+    pub const CWD_TRUNCATED: u32 = F::EXEC_F_CWD_TRUNCATED.0;
+    pub const EXE_DELETED: u32 = F::EXEC_F_EXE_DELETED.0;
+    pub const EXE_INTERNAL: u32 = F::EXEC_F_EXE_INTERNAL.0;
+    pub const PATH_FROM_USER: u32 = F::EXEC_F_PATH_FROM_USER.0;
+    pub const SCRIPT: u32 = F::EXEC_F_SCRIPT.0;
+    pub const EXECVEAT: u32 = F::EXEC_F_EXECVEAT.0;
+    pub const EMPTY_PATH: u32 = F::EXEC_F_EMPTY_PATH.0;
+    pub const CWD_UNREACHABLE: u32 = F::EXEC_F_CWD_UNREACHABLE.0;
+}
+
+/// Bits of [`Fork::flags`], as `enum fork_flags` in `bpf/events.h`.
+pub mod fork_flags {
+    use super::types::fork_flags as F;
+    pub const THREAD: u32 = F::FORK_F_THREAD.0;
+    pub const VFORK: u32 = F::FORK_F_VFORK.0;
+}
+
+/// An exec, successful (`ret == 0`) or failed (`ret < 0`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Exec {
+    pub header: Header,
+    pub ret: i32,
+    /// [`exec_flags`] bits.
+    pub flags: u32,
+    pub exe_file: FileId,
+    pub argc: u32,
+    pub old_pid: u32,
+    /// Executable path: kernel-resolved, or the caller's string on failure.
+    pub exe: Vec<u8>,
+    pub cwd: Vec<u8>,
+    /// The path as given to execve (for a script: the script).
+    pub filename: Vec<u8>,
+    /// For a `#!` script: the interpreter it names.
+    pub interp: Vec<u8>,
+    pub tty: Vec<u8>,
+    /// argv entries (the raw NUL-separated block, split).
+    pub args: Vec<Vec<u8>>,
+}
+
+impl Exec {
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+}
+
+/// A new process or thread; `header.task` is the parent.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Fork {
+    pub header: Header,
+    pub child_pid: u32,
+    pub child_tid: u32,
+    pub child_start_boottime_ns: u64,
+    /// [`fork_flags`] bits.
+    pub flags: u32,
+}
+
+/// A process ended; `header.task` is its last thread.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Exit {
+    pub header: Header,
+    /// The wait status as the kernel keeps it.
+    pub exit_code: u32,
+}
+
+impl Exit {
+    /// The exit status, when the process called exit.
+    pub fn status(&self) -> Option<i32> {
+        (self.exit_code & 0x7f == 0).then_some(((self.exit_code >> 8) & 0xff) as i32)
+    }
+    /// The signal that killed it, if one did.
+    pub fn signal(&self) -> Option<i32> {
+        let sig = (self.exit_code & 0x7f) as i32;
+        (sig != 0).then_some(sig)
+    }
+    /// Whether it dumped core.
+    pub fn core_dumped(&self) -> bool {
+        self.exit_code & 0x80 != 0
+    }
+}
+
+/// One decoded ring-buffer record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Record {
+    Exec(Box<Exec>),
+    Fork(Fork),
+    Exit(Exit),
+}
+
+impl Record {
+    pub fn header(&self) -> &Header {
+        match self {
+            Record::Exec(e) => &e.header,
+            Record::Fork(f) => &f.header,
+            Record::Exit(x) => &x.header,
+        }
+    }
+}
+
+/// Reads a plain-old-data C struct from the front of `bytes`.
+///
+/// Only used for the skeleton's `#[repr(C)]` types, which are made of
+/// integers and integer arrays: every bit pattern is a valid value.
+fn read_pod<T: Copy>(bytes: &[u8], kind: u32) -> Result<T, DecodeError> {
+    if bytes.len() < size_of::<T>() {
+        return Err(DecodeError::Short { kind, len: bytes.len(), need: size_of::<T>() });
+    }
+    // SAFETY: length checked above; T is a repr(C) integer-only struct, so any
+    // bytes form a valid T; read_unaligned copes with the ring's alignment.
+    Ok(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
+}
+
+fn cstr(raw: &[i8]) -> Vec<u8> {
+    raw.iter().map(|&c| c as u8).take_while(|&c| c != 0).collect()
+}
+
+fn header(h: &types::event_header) -> Header {
+    let t = &h.task;
+    Header {
+        ktime_boot_ns: h.ktime_boot_ns,
+        task: Task {
+            start_boottime_ns: t.start_boottime,
+            parent_start_boottime_ns: t.parent_start_boottime,
+            cgroup_id: t.cgroup_id,
+            pid: t.pid,
+            tid: t.tid,
+            ppid: t.ppid,
+            ns_pid: t.ns_pid,
+            uid: t.uid,
+            euid: t.euid,
+            gid: t.gid,
+            egid: t.egid,
+            loginuid: t.loginuid,
+            sessionid: t.sessionid,
+            comm: cstr(&t.comm),
+        },
+    }
+}
+
+/// Splits a NUL-separated argv block; a missing final NUL (a truncated
+/// block) still yields the partial last entry.
+pub fn split_args(block: &[u8]) -> Vec<Vec<u8>> {
+    if block.is_empty() {
+        return Vec::new();
+    }
+    let block = block.strip_suffix(&[0]).unwrap_or(block);
+    block.split(|&b| b == 0).map(<[u8]>::to_vec).collect()
+}
+
+/// The fixed part of an exec record: everything before `data`.
+const EXEC_FIXED: usize = offset_of!(types::exec_event, data);
+
+/// Mirror of the fixed part of `struct exec_event`, read without the 32 KiB
+/// data array (the record on the wire holds only the bytes written).
+fn exec_fixed(bytes: &[u8]) -> Result<types::exec_event, DecodeError> {
+    if bytes.len() < EXEC_FIXED {
+        return Err(DecodeError::Short { kind: KIND_EXEC, len: bytes.len(), need: EXEC_FIXED });
+    }
+    let mut e = types::exec_event::default();
+    // SAFETY: we copy EXEC_FIXED bytes (checked present) into the front of a
+    // valid exec_event; every field there is an integer, so any bytes are valid.
+    unsafe {
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), (&mut e as *mut types::exec_event).cast::<u8>(), EXEC_FIXED);
+    }
+    Ok(e)
+}
+
+fn decode_exec(bytes: &[u8]) -> Result<Exec, DecodeError> {
+    let e = exec_fixed(bytes)?;
+    let data = &bytes[EXEC_FIXED..];
+    let lens = [e.exe_len, e.cwd_len, e.filename_len, e.interp_len, e.tty_len, e.args_len];
+    let total: usize = lens.iter().map(|&l| usize::from(l)).sum();
+    if total > data.len() {
+        return Err(DecodeError::Overrun { total, have: data.len() });
+    }
+    let mut parts = Vec::with_capacity(lens.len());
+    let mut at = 0usize;
+    for len in lens {
+        let len = usize::from(len);
+        parts.push(&data[at..at + len]);
+        at += len;
+    }
+    Ok(Exec {
+        header: header(&e.hdr),
+        ret: e.ret,
+        flags: e.flags,
+        exe_file: FileId {
+            ino: e.exe_ino,
+            dev: e.exe_dev,
+            size: e.exe_size,
+            mtime_sec: e.exe_mtime_sec,
+            mtime_nsec: e.exe_mtime_nsec,
+            nlink: e.exe_nlink,
+            mode: e.exe_mode,
+        },
+        argc: e.argc,
+        old_pid: e.old_pid,
+        exe: parts[0].to_vec(),
+        cwd: parts[1].to_vec(),
+        filename: parts[2].to_vec(),
+        interp: parts[3].to_vec(),
+        tty: parts[4].to_vec(),
+        args: split_args(parts[5]),
+    })
+}
+
+/// Decodes one ring-buffer record.
+pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
+    let h: types::event_header = read_pod(bytes, 0)?;
+    match h.kind {
+        k if k == KIND_EXEC => decode_exec(bytes).map(|e| Record::Exec(Box::new(e))),
+        k if k == KIND_FORK => {
+            let f: types::fork_event = read_pod(bytes, k)?;
+            Ok(Record::Fork(Fork {
+                header: header(&f.hdr),
+                child_pid: f.child_pid,
+                child_tid: f.child_tid,
+                child_start_boottime_ns: f.child_start_boottime,
+                flags: f.flags,
+            }))
+        }
+        k if k == KIND_EXIT => {
+            let x: types::exit_event = read_pod(bytes, k)?;
+            Ok(Record::Exit(Exit { header: header(&x.hdr), exit_code: x.exit_code }))
+        }
+        k => Err(DecodeError::UnknownKind(k)),
+    }
+}
+
+/// Test support: encodes records the way the kernel lays them out, so decode
+/// tests and fuzz seeds do not depend on a running kernel.
+pub mod encode {
+    use super::*;
+
+    fn as_bytes<T: Copy>(v: &T) -> Vec<u8> {
+        let mut out = vec![0u8; size_of::<T>()];
+        // SAFETY: T is a repr(C) integer-only struct; copying its bytes is sound.
+        unsafe { std::ptr::copy_nonoverlapping((v as *const T).cast::<u8>(), out.as_mut_ptr(), size_of::<T>()) };
+        out
+    }
+
+    fn raw_header(kind: u32, size: usize, h: &Header) -> types::event_header {
+        let t = &h.task;
+        let mut comm = [0i8; 16];
+        for (d, s) in comm.iter_mut().zip(t.comm.iter().take(15)) {
+            *d = *s as i8;
+        }
+        types::event_header {
+            ktime_boot_ns: h.ktime_boot_ns,
+            kind,
+            size: size as u32,
+            task: types::task_ctx {
+                start_boottime: t.start_boottime_ns,
+                parent_start_boottime: t.parent_start_boottime_ns,
+                cgroup_id: t.cgroup_id,
+                pid: t.pid,
+                tid: t.tid,
+                ppid: t.ppid,
+                ns_pid: t.ns_pid,
+                uid: t.uid,
+                euid: t.euid,
+                gid: t.gid,
+                egid: t.egid,
+                loginuid: t.loginuid,
+                sessionid: t.sessionid,
+                comm,
+            },
+        }
+    }
+
+    /// Encodes an exec record with exactly the bytes the kernel would send.
+    pub fn exec(e: &Exec) -> Vec<u8> {
+        let mut args = Vec::new();
+        for a in &e.args {
+            args.extend_from_slice(a);
+            args.push(0);
+        }
+        let parts: [&[u8]; 6] = [&e.exe, &e.cwd, &e.filename, &e.interp, &e.tty, &args];
+        let data_len: usize = parts.iter().map(|p| p.len()).sum();
+        let mut raw = types::exec_event::default();
+        raw.hdr = raw_header(KIND_EXEC, EXEC_FIXED + data_len, &e.header);
+        raw.ret = e.ret;
+        raw.flags = e.flags;
+        raw.exe_ino = e.exe_file.ino;
+        raw.exe_size = e.exe_file.size;
+        raw.exe_mtime_sec = e.exe_file.mtime_sec;
+        raw.exe_mtime_nsec = e.exe_file.mtime_nsec;
+        raw.exe_dev = e.exe_file.dev;
+        raw.exe_nlink = e.exe_file.nlink;
+        raw.exe_mode = e.exe_file.mode;
+        raw.argc = e.argc;
+        raw.old_pid = e.old_pid;
+        raw.exe_len = e.exe.len() as u16;
+        raw.cwd_len = e.cwd.len() as u16;
+        raw.filename_len = e.filename.len() as u16;
+        raw.interp_len = e.interp.len() as u16;
+        raw.tty_len = e.tty.len() as u16;
+        raw.args_len = args.len() as u16;
+        let mut out = as_bytes(&raw);
+        out.truncate(EXEC_FIXED);
+        for p in parts {
+            out.extend_from_slice(p);
+        }
+        out
+    }
+
+    pub fn fork(f: &Fork) -> Vec<u8> {
+        let raw = types::fork_event {
+            hdr: raw_header(KIND_FORK, size_of::<types::fork_event>(), &f.header),
+            child_start_boottime: f.child_start_boottime_ns,
+            child_pid: f.child_pid,
+            child_tid: f.child_tid,
+            flags: f.flags,
+            ..Default::default()
+        };
+        as_bytes(&raw)
+    }
+
+    pub fn exit(x: &Exit) -> Vec<u8> {
+        let raw = types::exit_event {
+            hdr: raw_header(KIND_EXIT, size_of::<types::exit_event>(), &x.header),
+            exit_code: x.exit_code,
+            ..Default::default()
+        };
+        as_bytes(&raw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task() -> Task {
+        Task {
+            start_boottime_ns: 123_000_000_000,
+            parent_start_boottime_ns: 1_000_000,
+            cgroup_id: 77,
+            pid: 4242,
+            tid: 4243,
+            ppid: 1,
+            ns_pid: 1,
+            uid: 1000,
+            euid: 0,
+            gid: 1000,
+            egid: 0,
+            loginuid: u32::MAX,
+            sessionid: u32::MAX,
+            comm: b"curl".to_vec(),
+        }
+    }
+
+    fn sample_exec() -> Exec {
+        Exec {
+            header: Header { ktime_boot_ns: 5, task: task() },
+            ret: 0,
+            flags: exec_flags::SCRIPT | exec_flags::ARGS_TRUNCATED,
+            exe_file: FileId { ino: 9, dev: (8 << 20) | 1, size: 100, mtime_sec: 1, mtime_nsec: 2, nlink: 1, mode: 0o100755 },
+            argc: 3,
+            old_pid: 4243,
+            exe: b"/usr/bin/bash".to_vec(),
+            cwd: b"/tmp/with\nnewline".to_vec(),
+            filename: b"./x.sh".to_vec(),
+            interp: b"/bin/bash".to_vec(),
+            tty: b"pts0".to_vec(),
+            args: vec![b"x.sh".to_vec(), b"\xff\xfe quote\"".to_vec(), Vec::new()],
+        }
+    }
+
+    #[test]
+    fn exec_round_trips() {
+        let e = sample_exec();
+        let bytes = encode::exec(&e);
+        assert_eq!(decode(&bytes), Ok(Record::Exec(Box::new(e))));
+    }
+
+    #[test]
+    fn fork_and_exit_round_trip() {
+        let f = Fork { header: Header { ktime_boot_ns: 1, task: task() }, child_pid: 5, child_tid: 6, child_start_boottime_ns: 7, flags: fork_flags::THREAD };
+        assert_eq!(decode(&encode::fork(&f)), Ok(Record::Fork(f)));
+        let x = Exit { header: Header { ktime_boot_ns: 2, task: task() }, exit_code: 7 << 8 };
+        assert_eq!(decode(&encode::exit(&x)), Ok(Record::Exit(x.clone())));
+        assert_eq!(x.status(), Some(7));
+        assert_eq!(x.signal(), None);
+        let killed = Exit { exit_code: 9, ..x };
+        assert_eq!(killed.status(), None);
+        assert_eq!(killed.signal(), Some(9));
+        assert!(!killed.core_dumped());
+    }
+
+    #[test]
+    fn truncated_args_keep_partial_last_entry() {
+        assert_eq!(split_args(b"a\0bc\0de"), vec![b"a".to_vec(), b"bc".to_vec(), b"de".to_vec()]);
+        assert_eq!(split_args(b"a\0\0"), vec![b"a".to_vec(), Vec::new()]);
+        assert!(split_args(b"").is_empty());
+    }
+
+    #[test]
+    fn hostile_records_are_errors_not_panics() {
+        assert!(matches!(decode(&[]), Err(DecodeError::Short { .. })));
+        let mut bytes = encode::exec(&sample_exec());
+        // Claim more argv bytes than were sent.
+        let args_len_at = offset_of!(types::exec_event, args_len);
+        bytes[args_len_at..args_len_at + 2].copy_from_slice(&u16::MAX.to_ne_bytes());
+        assert!(matches!(decode(&bytes), Err(DecodeError::Overrun { .. })));
+        // Every prefix of a valid record decodes or errors, never panics.
+        let good = encode::exec(&sample_exec());
+        for n in 0..good.len() {
+            let _ = decode(&good[..n]);
+        }
+        let mut unknown = encode::exit(&Exit::default());
+        let kind_at = offset_of!(types::event_header, kind);
+        unknown[kind_at..kind_at + 4].copy_from_slice(&99u32.to_ne_bytes());
+        assert_eq!(decode(&unknown), Err(DecodeError::UnknownKind(99)));
+    }
+
+    #[test]
+    fn dev_is_converted_to_userspace_encoding() {
+        let id = FileId { dev: (259 << 20) | 3, ..Default::default() };
+        assert_eq!(libc::major(id.dev_userspace()), 259);
+        assert_eq!(libc::minor(id.dev_userspace()), 3);
+    }
+}

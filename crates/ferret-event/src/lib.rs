@@ -1,0 +1,280 @@
+//! The event and finding model: the JSON contract (one object per line) that
+//! outputs write, `record`/`replay` read back, and tests assert on. See
+//! `docs/events.md` for every field.
+//!
+//! Keys never change meaning; new keys may appear. Objects read back keep
+//! keys this build does not know (`extra`), so a replay re-emits them.
+//!
+//! ```
+//! use ferret_event::Record;
+//! let line = r#"{"kind":"stats","time":"2026-11-26T17:00:00Z","uptime_secs":1.5}"#;
+//! let rec: Record = serde_json::from_str(line).unwrap();
+//! assert!(matches!(rec, Record::Stats(_)));
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub mod text;
+
+/// Any line of ferret's output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Record {
+    Event(Box<Event>),
+    Finding(Box<Finding>),
+    Stats(Box<Stats>),
+}
+
+/// Host context, the same on every event from one sensor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Host {
+    pub hostname: String,
+    pub boot_id: String,
+    pub kernel: String,
+}
+
+/// One ancestor in a process's lineage (nearest first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Ancestor {
+    pub pid: u32,
+    pub exe: Option<String>,
+    pub args: Vec<String>,
+    pub comm: String,
+    pub uid: Option<u32>,
+    pub exec_id: String,
+    /// True once the ancestor has exited (it is kept while descendants live).
+    #[serde(default)]
+    pub exited: bool,
+}
+
+/// Identity of the executable file as the kernel saw it at exec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ExeFile {
+    /// "major:minor" of the filesystem's device.
+    pub dev: String,
+    pub ino: u64,
+    pub size: u64,
+    /// Modification time, RFC 3339.
+    pub mtime: String,
+    /// File mode, octal (e.g. "100755").
+    pub mode: String,
+    pub nlink: u32,
+}
+
+/// The acting process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Process {
+    pub pid: u32,
+    pub tid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    pub euid: u32,
+    pub gid: u32,
+    pub egid: u32,
+    /// Audit login uid; 4294967295 when unset.
+    pub loginuid: u32,
+    pub comm: String,
+    /// Executable path (kernel-resolved; see `exe_path_source`). None when
+    /// unknown (a process seen only through fork, whose image is not known).
+    pub exe: Option<String>,
+    pub exe_sha256: Option<String>,
+    /// Why `exe_sha256` is null: "too_large", "process_exited",
+    /// "file_changed", "unknown_exe", "pending", or an I/O error.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exe_hash_error: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exe_file: Option<ExeFile>,
+    /// The executable had no link left when it ran (deleted, or memfd).
+    #[serde(default)]
+    pub exe_deleted: bool,
+    /// The executable is a memfd (fileless execution).
+    #[serde(default)]
+    pub exe_memfd: bool,
+    pub args: Vec<String>,
+    /// True when argv was longer than the capture limit.
+    #[serde(default)]
+    pub args_truncated: bool,
+    pub cmdline: String,
+    pub cwd: Option<String>,
+    pub tty: Option<String>,
+    /// Process start, RFC 3339.
+    pub start_time: String,
+    pub exec_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_exec_id: Option<String>,
+    /// Pid inside the process's own pid namespace.
+    pub ns_pid: u32,
+    /// cgroup v2 id (0 when there is no v2 hierarchy).
+    #[serde(default)]
+    pub cgroup_id: u64,
+    pub ancestors: Vec<Ancestor>,
+    /// Names of the string fields that held bytes which are not UTF-8 and
+    /// were therefore escaped (see `text::escape_bytes`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub escaped: Vec<String>,
+}
+
+/// Details of a `process_exec` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ExecInfo {
+    /// The path as passed to execve (for a script: the script).
+    pub filename: Option<String>,
+    /// For `#!` scripts: the interpreter named on the `#!` line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpreter: Option<String>,
+    /// For `#!` scripts: the script path (resolved against cwd when relative).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub script: Option<String>,
+    /// "kernel" (resolved from the file the kernel ran) or "user" (the
+    /// caller's string: failed execs, where no file ran).
+    pub path_source: String,
+    pub argc: u32,
+    #[serde(default)]
+    pub execveat: bool,
+    /// execveat(fd, "", AT_EMPTY_PATH): running an open file descriptor.
+    #[serde(default)]
+    pub empty_path: bool,
+}
+
+/// Details of a `process_fork` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ForkInfo {
+    pub pid: u32,
+    pub tid: u32,
+    /// A new thread of the same process.
+    pub thread: bool,
+    pub vfork: bool,
+    /// The child's exec_id (equal to the parent's for a thread).
+    pub exec_id: String,
+}
+
+/// Details of a `process_exit` event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ExitInfo {
+    /// Exit status when the process called exit.
+    pub code: Option<i32>,
+    /// The signal that killed it.
+    pub signal: Option<i32>,
+    pub signal_name: Option<String>,
+    pub core_dumped: bool,
+}
+
+/// One enriched event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Event {
+    pub id: String,
+    /// RFC 3339 with nanoseconds, UTC.
+    pub time: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    /// The syscall's return value: 0 or a positive result, or -errno.
+    pub ret: i64,
+    /// The errno name when `ret` < 0 (e.g. "ENOENT").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub host: Host,
+    pub process: Process,
+    pub container: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exec: Option<ExecInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child: Option<ForkInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit: Option<ExitInfo>,
+    /// Keys this build does not know, kept for re-emission.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// Event types.
+pub mod types {
+    pub const PROCESS_EXEC: &str = "process_exec";
+    pub const PROCESS_FORK: &str = "process_fork";
+    pub const PROCESS_EXIT: &str = "process_exit";
+}
+
+/// A detection (rules and detectors produce these; see DESIGN.md).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Finding {
+    pub id: String,
+    pub time: String,
+    #[serde(rename = "type")]
+    pub finding_type: String,
+    pub rule: String,
+    pub severity: String,
+    pub mitre: Vec<String>,
+    pub title: String,
+    pub description: String,
+    pub process: Process,
+    pub container: Option<Value>,
+    pub host: Host,
+    pub evidence: Vec<Event>,
+    pub action: String,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+/// Counters: what the sensor saw, delivered and lost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Stats {
+    pub time: String,
+    pub uptime_secs: f64,
+    /// Whether these are the final counters (at exit).
+    #[serde(default)]
+    pub last: bool,
+    /// Records received from the kernel, per kind.
+    #[serde(default)]
+    pub received: BTreeMap<String, u64>,
+    /// Records the kernel could not deliver (ring buffer full), per kind.
+    #[serde(default)]
+    pub kernel_dropped: BTreeMap<String, u64>,
+    /// The same, per CPU (index = CPU), all kinds together.
+    #[serde(default)]
+    pub kernel_dropped_per_cpu: Vec<u64>,
+    /// Records that did not decode.
+    #[serde(default)]
+    pub decode_errors: u64,
+    /// Events written to the outputs.
+    #[serde(default)]
+    pub events_emitted: u64,
+    #[serde(default)]
+    pub findings_emitted: u64,
+    /// Processes in the table (live and retained for lineage).
+    #[serde(default)]
+    pub process_table: u64,
+    /// Processes evicted by the table's size cap.
+    #[serde(default)]
+    pub process_table_evicted: u64,
+    #[serde(default)]
+    pub hash_cache_hits: u64,
+    #[serde(default)]
+    pub hash_computed: u64,
+    /// Other kernel-side anomalies (scratch misses...).
+    #[serde(default)]
+    pub kernel_other: BTreeMap<String, u64>,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_survive_a_round_trip() {
+        let line = r#"{"kind":"event","id":"a","time":"t","type":"process_exec","ret":0,
+            "host":{"hostname":"h","boot_id":"b","kernel":"k"},
+            "process":{"pid":1,"tid":1,"ppid":0,"uid":0,"euid":0,"gid":0,"egid":0,"loginuid":4294967295,
+              "comm":"init","exe":"/sbin/init","exe_sha256":null,"args":[],"cmdline":"","cwd":"/","tty":null,
+              "start_time":"s","exec_id":"e","ns_pid":1,"ancestors":[]},
+            "container":null,"future_key":{"x":1}}"#;
+        let rec: Record = serde_json::from_str(line).expect("parses");
+        let Record::Event(ev) = &rec else { panic!("not an event") };
+        assert_eq!(ev.extra.get("future_key"), Some(&serde_json::json!({"x":1})));
+        let again: Record = serde_json::from_str(&serde_json::to_string(&rec).expect("serializes")).expect("reparses");
+        assert_eq!(again, rec);
+    }
+}

@@ -1,0 +1,169 @@
+//! The configuration file (TOML). Every key has a default, so an empty file
+//! (or none) is valid; unknown keys are errors, so a typo is never silently
+//! ignored. See `docs/configuration.md`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub output: OutputConfig,
+    pub process: ProcessConfig,
+    pub kernel: KernelConfig,
+    pub stats: StatsConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputConfig {
+    /// Emit every event, not only findings.
+    pub events: bool,
+    /// Write JSON lines to standard output.
+    pub stdout: bool,
+    /// Append JSON lines to these files (flushed per line).
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProcessConfig {
+    /// Ancestors carried by each event.
+    pub ancestors: usize,
+    /// Process table cap, in entries.
+    pub table_max: usize,
+    /// Executables larger than this are not hashed (bytes).
+    pub hash_max_bytes: u64,
+    /// How long an event waits for its executable's hash (ms).
+    pub hash_wait_ms: u64,
+    /// Hash worker threads.
+    pub hash_workers: usize,
+    /// Report thread creation as well as process creation.
+    pub report_threads: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KernelConfig {
+    /// Ring buffer size in MiB (a power of two).
+    pub ring_buffer_mib: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StatsConfig {
+    /// Seconds between `stats` records; 0 turns them off (the final one stays).
+    pub interval_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            output: OutputConfig::default(),
+            process: ProcessConfig::default(),
+            kernel: KernelConfig::default(),
+            stats: StatsConfig::default(),
+        }
+    }
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        OutputConfig { events: false, stdout: true, files: Vec::new() }
+    }
+}
+
+impl Default for ProcessConfig {
+    fn default() -> Self {
+        let e = ferret_enrich::EnrichOptions::default();
+        ProcessConfig {
+            ancestors: e.ancestors,
+            table_max: e.table_max,
+            hash_max_bytes: e.hash_max_bytes,
+            hash_wait_ms: 2000,
+            hash_workers: e.hash_workers,
+            report_threads: true,
+        }
+    }
+}
+
+impl Default for KernelConfig {
+    fn default() -> Self {
+        KernelConfig { ring_buffer_mib: 16 }
+    }
+}
+
+impl Default for StatsConfig {
+    fn default() -> Self {
+        StatsConfig { interval_secs: 60 }
+    }
+}
+
+impl Config {
+    /// Parses and validates a configuration text; `origin` names it in errors.
+    pub fn parse(text: &str, origin: &str) -> Result<Config> {
+        let cfg: Config = toml::from_str(text).map_err(|e| {
+            // toml's message carries line and column; keep it on one line.
+            let msg = e.to_string().replace('\n', " ");
+            anyhow::anyhow!("{origin}: {}", msg.trim())
+        })?;
+        cfg.validate().with_context(|| origin.to_string())?;
+        Ok(cfg)
+    }
+
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    fn validate(&self) -> Result<()> {
+        let rb = self.kernel.ring_buffer_mib;
+        if rb == 0 || !rb.is_power_of_two() || rb > 1024 {
+            bail!("kernel.ring_buffer_mib must be a power of two from 1 to 1024, not {rb}");
+        }
+        if self.process.ancestors > 256 {
+            bail!("process.ancestors must be at most 256, not {}", self.process.ancestors);
+        }
+        if self.process.table_max < 1024 {
+            bail!("process.table_max must be at least 1024, not {}", self.process.table_max);
+        }
+        if self.process.hash_workers == 0 || self.process.hash_workers > 64 {
+            bail!("process.hash_workers must be from 1 to 64, not {}", self.process.hash_workers);
+        }
+        Ok(())
+    }
+
+    pub fn enrich_options(&self) -> ferret_enrich::EnrichOptions {
+        ferret_enrich::EnrichOptions {
+            ancestors: self.process.ancestors,
+            table_max: self.process.table_max,
+            hash_max_bytes: self.process.hash_max_bytes,
+            hash_workers: self.process.hash_workers,
+            ..Default::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_is_the_defaults() {
+        let c = Config::parse("", "x").expect("valid");
+        assert_eq!(c.process.ancestors, 10);
+        assert!(c.output.stdout && !c.output.events);
+    }
+
+    #[test]
+    fn errors_name_the_place_and_the_key() {
+        let e = Config::parse("[process]\nancestor = 3\n", "ferret.toml").expect_err("typo");
+        let msg = format!("{e:#}");
+        assert!(msg.contains("ferret.toml") && msg.contains("ancestor") && msg.contains("line 2"), "{msg}");
+        let e = Config::parse("[kernel]\nring_buffer_mib = 3\n", "f").expect_err("not a power of two");
+        assert!(format!("{e:#}").contains("power of two"));
+        assert!(Config::parse("[process]\nancestors = \"ten\"\n", "f").is_err());
+    }
+}

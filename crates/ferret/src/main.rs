@@ -1,0 +1,119 @@
+//! `ferret`: eBPF runtime threat detection for Linux hosts and containers.
+//! See README.md for usage and DESIGN.md for the architecture.
+
+mod config;
+mod doctor;
+mod output;
+mod replay;
+mod run;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+#[derive(Parser, Debug)]
+#[command(name = "ferret", version, about = "eBPF runtime threat detection for Linux hosts and containers")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Run the sensor: load the eBPF programs and emit findings (and events).
+    Run {
+        /// Emit every event, not only findings.
+        #[arg(long)]
+        events: bool,
+        /// Append JSON lines to this file (repeatable); stdout is still written.
+        #[arg(long = "output", value_name = "PATH")]
+        outputs: Vec<PathBuf>,
+        /// Stop after this many seconds.
+        #[arg(long, value_name = "SECS")]
+        duration: Option<f64>,
+        /// Configuration file (TOML).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Do not write to stdout (only to --output files).
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Show what this kernel and host allow and what ferret will use.
+    Doctor {
+        /// Machine-readable output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record the enriched event stream to a file (JSON lines).
+    Record {
+        /// File to write (appended).
+        #[arg(long = "output", value_name = "PATH", required = true)]
+        output: PathBuf,
+        #[arg(long, value_name = "SECS")]
+        duration: Option<f64>,
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Run detection over recorded event files, with no kernel involved.
+    Replay {
+        /// Recorded files, replayed in order.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Re-emit every event, not only findings.
+        #[arg(long)]
+        events: bool,
+        #[arg(long = "output", value_name = "PATH")]
+        outputs: Vec<PathBuf>,
+        #[arg(long)]
+        quiet: bool,
+    },
+}
+
+fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
+    match path {
+        Some(p) => Config::load(p),
+        None => Ok(Config::default()),
+    }
+}
+
+fn duration(secs: Option<f64>) -> anyhow::Result<Option<Duration>> {
+    secs.map(|s| Duration::try_from_secs_f64(s).map_err(|_| anyhow::anyhow!("--duration must be a non-negative number of seconds, not {s}")))
+        .transpose()
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run { events, outputs, duration: secs, config, quiet } => (|| {
+            let mut cfg = load_config(config.as_ref())?;
+            cfg.output.events |= events;
+            cfg.output.files.extend(outputs);
+            if quiet {
+                cfg.output.stdout = false;
+            }
+            run::run(run::RunOptions { config: cfg, duration: duration(secs)? })
+        })(),
+        Command::Record { output, duration: secs, config } => (|| {
+            let mut cfg = load_config(config.as_ref())?;
+            cfg.output.events = true;
+            cfg.output.stdout = false;
+            cfg.output.files = vec![output];
+            run::run(run::RunOptions { config: cfg, duration: duration(secs)? })
+        })(),
+        Command::Doctor { json } => Ok(doctor::doctor(json)),
+        Command::Replay { inputs, events, outputs, quiet } => {
+            replay::replay(&replay::ReplayOptions { inputs, events, stdout: !quiet, outputs })
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("ferret: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}

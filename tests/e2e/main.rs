@@ -1,0 +1,5 @@
+//! End-to-end tests against the real kernel: each starts the real `ferret`
+//! binary, runs real programs, and asserts on the exact events. Root only.
+
+mod cli;
+mod process;

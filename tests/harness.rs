@@ -1,0 +1,137 @@
+//! Harness for the end-to-end tests: starts the real `ferret` binary against
+//! the real kernel, and reads back what it wrote. These tests need root.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// The ferret binary under test: `$FERRET_BIN`, else the one built beside
+/// this test binary (target/<profile>/ferret).
+pub fn ferret_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("FERRET_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("current_exe");
+    // target/<profile>/deps/e2e-<hash> -> target/<profile>/ferret
+    let bin = exe.parent().and_then(Path::parent).map(|d| d.join("ferret")).expect("target dir");
+    assert!(bin.exists(), "{} not built: run `cargo build` first (make test does)", bin.display());
+    bin
+}
+
+/// Fails loudly when not root: these tests must run, not skip.
+pub fn require_root() {
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    assert_eq!(euid, 0, "the end-to-end tests need root (run them through `make test` as root)");
+}
+
+/// A running sensor writing every event to a temp file.
+#[derive(Debug)]
+pub struct Sensor {
+    child: Child,
+    out: PathBuf,
+    stderr: mpsc::Receiver<String>,
+    stderr_seen: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl Sensor {
+    /// Starts `ferret run --events` with extra arguments and waits until it
+    /// has attached.
+    pub fn start(extra: &[&str]) -> Sensor {
+        require_root();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let out = dir.path().join("events.jsonl");
+        let mut child = Command::new(ferret_bin())
+            .args(["run", "--events", "--quiet", "--output"])
+            .arg(&out)
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ferret");
+        let (tx, rx) = mpsc::channel();
+        let stderr = child.stderr.take().expect("stderr");
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut s = Sensor { child, out, stderr: rx, stderr_seen: Vec::new(), _dir: dir };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            match s.stderr.recv_timeout(Duration::from_millis(200)) {
+                Ok(line) => {
+                    let ready = line.contains("ferret: running");
+                    s.stderr_seen.push(line);
+                    if ready {
+                        break;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => panic!("ferret exited early: {:?}", s.stderr_seen),
+            }
+            if let Ok(Some(st)) = s.child.try_wait() {
+                panic!("ferret exited early ({st}): {:?}", s.stderr_seen);
+            }
+            assert!(Instant::now() < deadline, "ferret did not start: {:?}", s.stderr_seen);
+        }
+        s
+    }
+
+    /// Events written so far.
+    pub fn records(&self) -> Vec<Value> {
+        let text = std::fs::read_to_string(&self.out).unwrap_or_default();
+        text.lines().filter(|l| !l.is_empty()).map(|l| serde_json::from_str(l).expect("every line is JSON")).collect()
+    }
+
+    /// Waits until `pred` holds for some event, or panics after `timeout`.
+    pub fn wait_for(&self, timeout: Duration, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(v) = self.records().into_iter().find(|v| v["kind"] == "event" && pred(v)) {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "no event: {what}");
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGINT, wait for exit; returns (exit status, stderr lines, all records).
+    pub fn stop(mut self) -> (std::process::ExitStatus, Vec<String>, Vec<Value>) {
+        // SAFETY: plain kill(2) on our own child.
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let status = self.child.wait().expect("wait ferret");
+        while let Ok(l) = self.stderr.recv_timeout(Duration::from_millis(500)) {
+            self.stderr_seen.push(l);
+        }
+        let recs = self.records();
+        (status, self.stderr_seen.clone(), recs)
+    }
+}
+
+impl Drop for Sensor {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Events of one type for one pid.
+pub fn events_of<'a>(recs: &'a [Value], ty: &str, pid: u32) -> Vec<&'a Value> {
+    recs.iter().filter(|v| v["kind"] == "event" && v["type"] == ty && v["process"]["pid"] == pid).collect()
+}
+
+/// sha256 of a file, hex.
+pub fn sha256_hex(path: &Path) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(std::fs::read(path).expect("read file to hash")))
+}
