@@ -40,5 +40,5 @@ test: deps mounts
 
 bench: EXTRA_PACKAGES = $(BENCH_PACKAGES)
 bench: deps mounts
-	$(CARGO) build --release --bin ferret -p ferret-bench
+	$(CARGO) build --release -p ferret -p ferret-bench
 	./target/release/ferret-bench $(ARGS)

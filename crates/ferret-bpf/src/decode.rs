@@ -516,6 +516,45 @@ mod tests {
         assert_eq!(decode(&unknown), Err(DecodeError::UnknownKind(99)));
     }
 
+    /// The fuzz target's property on stable Rust: mutated records decode or
+    /// error, never panic, and a decoded exec never holds more bytes than sent.
+    #[test]
+    fn mutated_records_never_panic() {
+        let seeds = [
+            encode::exec(&sample_exec()),
+            encode::fork(&Fork::default()),
+            encode::exit(&Exit { exit_code: 0x8b, ..Default::default() }),
+        ];
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for i in 0..30_000 {
+            let mut b = seeds[i % seeds.len()].clone();
+            for _ in 0..(next() % 8 + 1) {
+                let at = (next() as usize) % b.len().max(1);
+                match next() % 4 {
+                    0 if !b.is_empty() => b[at] = next() as u8,
+                    0 | 1 => b.truncate(at),
+                    2 => b.extend(std::iter::repeat_n(next() as u8, (next() % 64) as usize)),
+                    _ => {
+                        let at = at.min(b.len().saturating_sub(2));
+                        if b.len() >= 2 {
+                            b[at..at + 2].copy_from_slice(&(next() as u16).to_ne_bytes());
+                        }
+                    }
+                }
+            }
+            if let Ok(Record::Exec(e)) = decode(&b) {
+                let strings = e.exe.len() + e.cwd.len() + e.filename.len() + e.interp.len() + e.tty.len();
+                assert!(strings <= b.len());
+            }
+        }
+    }
+
     #[test]
     fn dev_is_converted_to_userspace_encoding() {
         let id = FileId { dev: (259 << 20) | 3, ..Default::default() };

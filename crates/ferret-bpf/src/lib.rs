@@ -11,9 +11,13 @@ pub mod skel {
     pub mod probe {
         include!(concat!(env!("OUT_DIR"), "/probe.skel.rs"));
     }
+    pub mod floor {
+        include!(concat!(env!("OUT_DIR"), "/floor.skel.rs"));
+    }
 }
 
 pub mod decode;
+pub mod floor;
 pub mod loader;
 pub mod probe;
 

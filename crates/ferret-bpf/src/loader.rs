@@ -19,11 +19,14 @@ pub struct SensorOptions {
     pub ring_buffer_bytes: u32,
     /// Report new threads as well as new processes.
     pub report_threads: bool,
+    /// Bytes pending in the ring before the reader is woken (0: every
+    /// record). Below it, records wait for the reader's next poll tick.
+    pub wakeup_bytes: u32,
 }
 
 impl Default for SensorOptions {
     fn default() -> Self {
-        Self { ring_buffer_bytes: 16 * 1024 * 1024, report_threads: true }
+        Self { ring_buffer_bytes: 16 * 1024 * 1024, report_threads: true, wakeup_bytes: 64 * 1024 }
     }
 }
 
@@ -76,6 +79,7 @@ impl Sensor {
         if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
             ro.report_threads = opts.report_threads;
             ro.self_tgid = std::process::id();
+            ro.wakeup_bytes = opts.wakeup_bytes;
         }
         let mut skel = open.load().context("loading the eBPF programs (verifier)")?;
         skel.attach().context("attaching the eBPF programs")?;
@@ -128,12 +132,19 @@ impl Sensor {
 }
 
 /// Polls `rb` until `keep_going` says stop; returns the first poll error.
-pub fn poll_until(rb: &RingBuffer<'_>, every: Duration, mut keep_going: impl FnMut() -> bool) -> Result<()> {
+/// Every `tick` it also reads what arrived without a wakeup (see
+/// `SensorOptions::wakeup_bytes`), so a record waits at most one tick.
+pub fn poll_until(rb: &RingBuffer<'_>, tick: Duration, mut keep_going: impl FnMut() -> bool) -> Result<()> {
     while keep_going() {
-        match rb.poll(every) {
+        match rb.poll(tick) {
             Ok(()) => {}
             Err(e) if e.kind() == libbpf_rs::ErrorKind::Interrupted => {}
             Err(e) => return Err(e).context("polling the ring buffer"),
+        }
+        match rb.consume() {
+            Ok(()) => {}
+            Err(e) if e.kind() == libbpf_rs::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e).context("reading the ring buffer"),
         }
     }
     // Drain what is left so nothing already delivered is lost at shutdown.

@@ -301,7 +301,6 @@ impl Enricher {
             p.gid = task.gid;
             p.egid = task.egid;
             p.loginuid = task.loginuid;
-            p.ns_pid = task.ns_pid;
             p.hash = Some(hash);
         }
         let (process, hash) = self.process(&key, task);
@@ -330,7 +329,6 @@ impl Enricher {
                 child.parent = Some(key);
                 child.ppid = task.pid;
                 child.exited = false;
-                child.ns_pid = 0;
                 self.table.insert(child);
             }
         }

@@ -44,7 +44,6 @@ pub struct ProcInfo {
     pub gid: u32,
     pub egid: u32,
     pub loginuid: u32,
-    pub ns_pid: u32,
     pub comm: String,
     pub exe: Option<String>,
     pub exe_file: Option<FileId>,
@@ -185,7 +184,6 @@ impl ProcTable {
     pub fn exited(&mut self, key: &ProcKey) {
         if let Some(p) = self.procs.get_mut(key) {
             p.exited = true;
-            p.hash = p.hash.take().filter(|h| h.peek().is_some());
         }
         self.remove_if_unreferenced(*key);
     }
@@ -342,7 +340,6 @@ fn read_proc(proc: &procfs::process::Process, ns_per_tick: u64) -> Option<ProcIn
         gid: status.as_ref().map(|s| s.rgid).unwrap_or(0),
         egid: status.as_ref().map(|s| s.egid).unwrap_or(0),
         loginuid: proc.loginuid().unwrap_or(u32::MAX),
-        ns_pid: status.as_ref().and_then(|s| s.nspid.as_ref().and_then(|v| v.last().copied())).map(|p| p as u32).unwrap_or(pid),
         comm: stat.comm.clone(),
         exe_deleted: exe_file.is_some_and(|f| f.nlink == 0),
         exe_memfd: exe_path.as_ref().is_some_and(|p| p.as_os_str().as_bytes().starts_with(b"/memfd:")),

@@ -49,6 +49,12 @@ pub struct ProcessConfig {
 pub struct KernelConfig {
     /// Ring buffer size in MiB (a power of two).
     pub ring_buffer_mib: u32,
+    /// Bytes pending in the ring before the reader is woken; 0 wakes it for
+    /// every record (lowest latency, highest cost).
+    pub wakeup_bytes: u32,
+    /// The reader's poll tick (ms): the longest a record waits when it did
+    /// not trigger a wakeup.
+    pub poll_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -91,7 +97,7 @@ impl Default for ProcessConfig {
 
 impl Default for KernelConfig {
     fn default() -> Self {
-        KernelConfig { ring_buffer_mib: 16 }
+        KernelConfig { ring_buffer_mib: 16, wakeup_bytes: 64 * 1024, poll_ms: 10 }
     }
 }
 
@@ -122,6 +128,12 @@ impl Config {
         let rb = self.kernel.ring_buffer_mib;
         if rb == 0 || !rb.is_power_of_two() || rb > 1024 {
             bail!("kernel.ring_buffer_mib must be a power of two from 1 to 1024, not {rb}");
+        }
+        if self.kernel.poll_ms == 0 || self.kernel.poll_ms > 1000 {
+            bail!("kernel.poll_ms must be from 1 to 1000, not {}", self.kernel.poll_ms);
+        }
+        if u64::from(self.kernel.wakeup_bytes) >= u64::from(rb) * 1024 * 1024 / 2 {
+            bail!("kernel.wakeup_bytes must be under half the ring buffer, not {}", self.kernel.wakeup_bytes);
         }
         if self.process.ancestors > 256 {
             bail!("process.ancestors must be at most 256, not {}", self.process.ancestors);

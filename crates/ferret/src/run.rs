@@ -160,6 +160,7 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
     let sensor = match Sensor::start(&SensorOptions {
         ring_buffer_bytes: cfg.kernel.ring_buffer_mib * 1024 * 1024,
         report_threads: cfg.process.report_threads,
+        wakeup_bytes: cfg.kernel.wakeup_bytes,
     }) {
         Ok(s) => s,
         Err(e) => {
@@ -212,7 +213,7 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
 
         let interval = (cfg.stats.interval_secs > 0).then(|| Duration::from_secs(cfg.stats.interval_secs));
         let mut next_stats = interval.map(|i| Instant::now() + i);
-        ferret_bpf::loader::poll_until(&rb, Duration::from_millis(100), || {
+        ferret_bpf::loader::poll_until(&rb, Duration::from_millis(cfg.kernel.poll_ms), || {
             if stop.load(Ordering::SeqCst) {
                 return false;
             }
