@@ -18,7 +18,8 @@ enum event_kind {
 	EVENT_EXEC = 1, /* a successful or failed execve/execveat */
 	EVENT_FORK = 2, /* a new process or thread */
 	EVENT_EXIT = 3, /* a whole process (thread group) ended */
-	EVENT_KIND_MAX = 4,
+	EVENT_SYSCALL = 4, /* a file, network or security-relevant syscall (struct syscall_event) */
+	EVENT_KIND_MAX = 5,
 };
 
 /* Limits; documented in docs/events.md. An enum so they reach BTF (and Rust). */
@@ -30,6 +31,8 @@ enum ferret_limits {
 	FERRET_FAILED_ARG_LEN = 256, /* bytes per entry for a failed exec */
 	FERRET_TTY_LEN = 64,
 	FERRET_DATA_MAX = 32768, /* size of exec_event.data */
+	FERRET_SC_DATA = 20480, /* size of syscall_event.data: 3 paths and aux, each written below 16 KiB */
+	FERRET_AUX_MAX = 512, /* bytes of syscall_event aux */
 };
 
 /* exec_event.flags */
@@ -126,11 +129,92 @@ struct exit_event {
 	__u32 _pad;
 };
 
+/* The syscalls behind EVENT_SYSCALL (syscall_event.sc). Userspace names them. */
+enum syscall_id {
+	SC_OPEN = 1, SC_OPENAT, SC_OPENAT2, SC_CREAT,
+	SC_RENAME, SC_RENAMEAT, SC_RENAMEAT2,
+	SC_UNLINK, SC_UNLINKAT, SC_RMDIR,
+	SC_LINK, SC_LINKAT, SC_SYMLINK, SC_SYMLINKAT,
+	SC_CHMOD, SC_FCHMOD, SC_FCHMODAT, SC_FCHMODAT2,
+	SC_CHOWN, SC_FCHOWN, SC_FCHOWNAT, SC_LCHOWN,
+	SC_MKDIR, SC_MKDIRAT, SC_MOUNT, SC_UMOUNT2,
+	SC_TRUNCATE, SC_FTRUNCATE, SC_UTIMENSAT, SC_UTIMES, SC_UTIME, SC_FUTIMESAT,
+	SC_MEMFD_CREATE, SC_MMAP, SC_MPROTECT,
+	SC_SOCKET, SC_CONNECT, SC_ACCEPT, SC_ACCEPT4, SC_BIND, SC_LISTEN,
+	SC_PTRACE, SC_PROCESS_VM_READV, SC_PROCESS_VM_WRITEV,
+	SC_INIT_MODULE, SC_FINIT_MODULE, SC_DELETE_MODULE,
+	SC_SETUID, SC_SETGID, SC_SETREUID, SC_SETREGID, SC_SETRESUID, SC_SETRESGID, SC_CAPSET,
+	SC_SETNS, SC_UNSHARE, SC_BPF, SC_USERFAULTFD,
+	SC_DUP, SC_DUP2, SC_DUP3, SC_KILL, SC_TGKILL, SC_TKILL, SC_PRCTL,
+	SC_MAX,
+};
+
+/* syscall_event.flags */
+enum syscall_flags {
+	SC_F_PATH_KERNEL = 1u << 0, /* path resolved by the kernel from an open file (not user memory) */
+	SC_F_PATH_CHANGED = 1u << 1, /* the user path read at entry and at exit differ: a swap attempt */
+	SC_F_PATH_TRUNCATED = 1u << 2,
+	SC_F_FILE = 1u << 3, /* `file` holds the inode of the resolved file */
+	SC_F_SOCK = 1u << 4, /* `sock` holds the socket's kernel view */
+	SC_F_DIR_KERNEL = 1u << 5, /* `dir` is the kernel path of the dirfd (or cwd) a relative path is based on */
+	SC_F_PATH_UNREACHABLE = 1u << 6, /* pseudo file (pipe, socket, memfd, anon inode) or outside the root */
+	SC_F_INTERESTING = 1u << 7, /* a read-only open kept because it matched the interest set */
+	SC_F_AUX_USER = 1u << 8, /* aux holds bytes read from user memory */
+	SC_F_PATH2_CHANGED = 1u << 9,
+};
+
+/* Inode of a resolved file. */
+struct file_info {
+	__u64 ino;
+	__u64 size;
+	__u32 dev; /* kernel dev_t */
+	__u32 mode; /* i_mode: type and permissions */
+	__u32 nlink;
+	__u32 uid;
+};
+
+/* A socket as the kernel holds it. Addresses in network byte order. */
+struct sock_info {
+	__u16 family;
+	__u16 type;
+	__u16 protocol;
+	__u16 state;
+	__u16 lport; /* host byte order */
+	__u16 rport; /* host byte order */
+	__u32 _pad;
+	__u8 laddr[16];
+	__u8 raddr[16];
+};
+
+/*
+ * One syscall, captured at its exit. args are the raw integer arguments;
+ * data holds path (the main path), path2 (a second one: rename's new name,
+ * a link's target...), dir (kernel path a relative path is relative to) and
+ * aux (a small syscall-specific blob: a unix socket path, a module name,
+ * mount's fs type, capset's data), in that order.
+ */
+struct syscall_event {
+	struct event_header hdr;
+	__s64 ret;
+	__u64 args[6];
+	__u32 sc; /* enum syscall_id */
+	__u32 flags; /* enum syscall_flags */
+	struct file_info file;
+	struct sock_info sock;
+	__u16 path_len;
+	__u16 path2_len;
+	__u16 dir_len;
+	__u16 aux_len;
+	__u32 _pad;
+	char data[FERRET_SC_DATA];
+};
+
 /* Counter indices in the per-CPU `counters` map, beyond per-kind drops. */
 enum counter_index {
 	/* [0, EVENT_KIND_MAX): events of that kind lost because the ring buffer was full */
 	COUNTER_SCRATCH_MISS = EVENT_KIND_MAX, /* per-CPU scratch unavailable (should stay 0) */
 	COUNTER_EXEC_ENTRY_MISS, /* failed exec seen at exit with no matching entry */
+	COUNTER_OPEN_FILTERED, /* read-only opens dropped in the kernel: nobody is interested */
 	COUNTER_MAX,
 };
 

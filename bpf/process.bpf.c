@@ -84,7 +84,7 @@ static __always_inline struct path_buf *path_scratch_buf(void)
 #define HALF (FERRET_DATA_MAX / 2)
 
 /* Copies a resolved path into e->data at off; returns its length. */
-static __always_inline __u32 put_path(struct exec_event *e, __u32 off, struct path *path, struct task_struct *task,
+static __always_inline __u32 put_path(struct exec_event *e, __u32 off, const struct path *path, struct task_struct *task,
 				      __u32 *pflags)
 {
 	struct path_buf *pb = path_scratch_buf();

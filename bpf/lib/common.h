@@ -12,6 +12,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_tracing.h>
+#include <bpf/bpf_endian.h>
 #include "../events.h"
 
 #ifndef container_of
@@ -32,9 +33,8 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-/* Makes the compiler keep `x` in one register after a bounds check, so the
- * verifier sees the checked value where it is used. */
-#define barrier_var(x) asm volatile("" : "+r"(x))
+/* barrier_var(x) (bpf_helpers.h) keeps `x` in one register after a bounds
+ * check, so the verifier sees the checked value where it is used. */
 
 static __always_inline void count(__u32 idx)
 {
@@ -130,6 +130,9 @@ struct path_buf {
 	 * on every bpf_loop iteration and the callback converges, instead of
 	 * tracking a shrinking range through every step. */
 	__u32 pos;
+	/* Where the last component (the file's own name) landed, for name-based filters. */
+	__u32 leaf_pos;
+	__u32 leaf_len;
 };
 
 /* Result flags of resolve_path. */
@@ -197,6 +200,10 @@ static long path_step(__u64 index, void *arg)
 	pos -= len;
 	bpf_probe_read_kernel(&pb->buf[pos & (FERRET_PATH_MAX - 1)], len, name.name);
 	pos -= 1;
+	if (!pb->leaf_len) {
+		pb->leaf_pos = pos + 1;
+		pb->leaf_len = len;
+	}
 	pb->buf[pos & (FERRET_PATH_MAX - 1)] = '/';
 	pb->pos = pos;
 	w->dentry = parent;
@@ -209,7 +216,7 @@ static long path_step(__u64 index, void *arg)
  * for the root. Uses bpf_loop so the verifier checks the
  * step once, not FERRET_PATH_DEPTH times.
  */
-static __always_inline __u32 resolve_path(struct path *path, struct task_struct *task, struct path_buf *pb,
+static __always_inline __u32 resolve_path(const struct path *path, struct task_struct *task, struct path_buf *pb,
 					   __u32 *len, __u32 *flags)
 {
 	struct path_walk w = {
@@ -222,6 +229,7 @@ static __always_inline __u32 resolve_path(struct path *path, struct task_struct 
 	__u32 pos;
 
 	pb->pos = FERRET_PATH_MAX;
+	pb->leaf_len = 0;
 	bpf_loop(FERRET_PATH_DEPTH, path_step, &w, 0);
 	if (!w.done)
 		w.flags |= PATH_R_TRUNCATED;

@@ -8,6 +8,9 @@
 use std::mem::{offset_of, size_of};
 
 use crate::skel::process::types;
+use crate::skel::syscalls::types as sc_types;
+
+pub use sc_types::syscall_id as SyscallId;
 
 /// Record kinds, as `enum event_kind` in `bpf/events.h`.
 pub const KIND_EXEC: u32 = types::event_kind::EVENT_EXEC.0;
@@ -15,6 +18,8 @@ pub const KIND_EXEC: u32 = types::event_kind::EVENT_EXEC.0;
 pub const KIND_FORK: u32 = types::event_kind::EVENT_FORK.0;
 /// See [`KIND_EXEC`].
 pub const KIND_EXIT: u32 = types::event_kind::EVENT_EXIT.0;
+/// See [`KIND_EXEC`].
+pub const KIND_SYSCALL: u32 = types::event_kind::EVENT_SYSCALL.0;
 /// One past the last record kind: the number of per-kind drop counters.
 pub const KIND_MAX: u32 = types::event_kind::EVENT_KIND_MAX.0;
 
@@ -182,12 +187,78 @@ impl Exit {
     }
 }
 
+/// Bits of [`Syscall::flags`], as `enum syscall_flags` in `bpf/events.h`.
+pub mod syscall_flags {
+    use super::sc_types::syscall_flags as F;
+    pub const PATH_KERNEL: u32 = F::SC_F_PATH_KERNEL.0;
+    pub const PATH_CHANGED: u32 = F::SC_F_PATH_CHANGED.0;
+    pub const PATH_TRUNCATED: u32 = F::SC_F_PATH_TRUNCATED.0;
+    pub const FILE: u32 = F::SC_F_FILE.0;
+    pub const SOCK: u32 = F::SC_F_SOCK.0;
+    pub const DIR_KERNEL: u32 = F::SC_F_DIR_KERNEL.0;
+    pub const PATH_UNREACHABLE: u32 = F::SC_F_PATH_UNREACHABLE.0;
+    pub const INTERESTING: u32 = F::SC_F_INTERESTING.0;
+    pub const AUX_USER: u32 = F::SC_F_AUX_USER.0;
+    pub const PATH2_CHANGED: u32 = F::SC_F_PATH2_CHANGED.0;
+}
+
+/// The inode of a file a syscall resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SyscallFile {
+    pub ino: u64,
+    pub size: u64,
+    /// Kernel dev_t.
+    pub dev: u32,
+    pub mode: u32,
+    pub nlink: u32,
+    pub uid: u32,
+}
+
+/// A socket as the kernel holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Sock {
+    pub family: u16,
+    pub sock_type: u16,
+    pub protocol: u16,
+    pub state: u16,
+    pub lport: u16,
+    pub rport: u16,
+    /// Network byte order; IPv4 in the first four bytes.
+    pub laddr: [u8; 16],
+    pub raddr: [u8; 16],
+}
+
+/// A file, network or security-relevant syscall, captured at its exit.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Syscall {
+    pub header: Header,
+    /// `enum syscall_id`.
+    pub sc: u32,
+    pub ret: i64,
+    pub args: [u64; 6],
+    /// [`syscall_flags`] bits.
+    pub flags: u32,
+    pub file: Option<SyscallFile>,
+    pub sock: Option<Sock>,
+    pub path: Vec<u8>,
+    pub path2: Vec<u8>,
+    pub dir: Vec<u8>,
+    pub aux: Vec<u8>,
+}
+
+impl Syscall {
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+}
+
 /// One decoded ring-buffer record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
     Exec(Box<Exec>),
     Fork(Fork),
     Exit(Exit),
+    Syscall(Box<Syscall>),
 }
 
 impl Record {
@@ -196,6 +267,17 @@ impl Record {
             Record::Exec(e) => &e.header,
             Record::Fork(f) => &f.header,
             Record::Exit(x) => &x.header,
+            Record::Syscall(s) => &s.header,
+        }
+    }
+
+    /// The record kind (`KIND_*`).
+    pub fn kind(&self) -> u32 {
+        match self {
+            Record::Exec(_) => KIND_EXEC,
+            Record::Fork(_) => KIND_FORK,
+            Record::Exit(_) => KIND_EXIT,
+            Record::Syscall(_) => KIND_SYSCALL,
         }
     }
 }
@@ -307,6 +389,72 @@ fn decode_exec(bytes: &[u8]) -> Result<Exec, DecodeError> {
     })
 }
 
+const SC_FIXED: usize = offset_of!(sc_types::syscall_event, data);
+
+fn header_sc(h: &sc_types::event_header) -> Header {
+    // The same C struct seen through the other skeleton: identical layout.
+    // SAFETY: both are the repr(C) integer-only event_header from events.h.
+    let h: types::event_header = unsafe { std::mem::transmute_copy(h) };
+    header(&h)
+}
+
+fn decode_syscall(bytes: &[u8]) -> Result<Syscall, DecodeError> {
+    if bytes.len() < SC_FIXED {
+        return Err(DecodeError::Short { kind: KIND_SYSCALL, len: bytes.len(), need: SC_FIXED });
+    }
+    let mut e = sc_types::syscall_event::default();
+    // SAFETY: SC_FIXED bytes are present; every field before data is an integer.
+    unsafe {
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), (&mut e as *mut sc_types::syscall_event).cast::<u8>(), SC_FIXED);
+    }
+    let data = &bytes[SC_FIXED..];
+    let lens = [e.path_len, e.path2_len, e.dir_len, e.aux_len].map(usize::from);
+    let total: usize = lens.iter().sum();
+    if total > data.len() {
+        return Err(DecodeError::Overrun { total, have: data.len() });
+    }
+    let mut parts = Vec::with_capacity(4);
+    let mut at = 0;
+    for len in lens {
+        parts.push(data[at..at + len].to_vec());
+        at += len;
+    }
+    let aux = parts.pop().unwrap_or_default();
+    let dir = parts.pop().unwrap_or_default();
+    let path2 = parts.pop().unwrap_or_default();
+    let path = parts.pop().unwrap_or_default();
+    let has = |f: u32| e.flags & f != 0;
+    Ok(Syscall {
+        header: header_sc(&e.hdr),
+        sc: e.sc,
+        ret: e.ret,
+        args: e.args,
+        flags: e.flags,
+        file: has(syscall_flags::FILE).then_some(SyscallFile {
+            ino: e.file.ino,
+            size: e.file.size,
+            dev: e.file.dev,
+            mode: e.file.mode,
+            nlink: e.file.nlink,
+            uid: e.file.uid,
+        }),
+        sock: has(syscall_flags::SOCK).then_some(Sock {
+            family: e.sock.family,
+            sock_type: e.sock.r#type,
+            protocol: e.sock.protocol,
+            state: e.sock.state,
+            lport: e.sock.lport,
+            rport: e.sock.rport,
+            laddr: e.sock.laddr,
+            raddr: e.sock.raddr,
+        }),
+        path,
+        path2,
+        dir,
+        aux,
+    })
+}
+
 /// Decodes one ring-buffer record.
 pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
     let h: types::event_header = read_pod(bytes, 0)?;
@@ -326,6 +474,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
             let x: types::exit_event = read_pod(bytes, k)?;
             Ok(Record::Exit(Exit { header: header(&x.hdr), exit_code: x.exit_code }))
         }
+        k if k == KIND_SYSCALL => decode_syscall(bytes).map(|s| Record::Syscall(Box::new(s))),
         k => Err(DecodeError::UnknownKind(k)),
     }
 }

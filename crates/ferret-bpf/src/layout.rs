@@ -10,8 +10,8 @@ use libbpf_rs::btf::HasSize;
 
 use crate::skel::process::types;
 
-fn object() -> Vec<u8> {
-    std::fs::read(concat!(env!("OUT_DIR"), "/process.bpf.o")).expect("process.bpf.o built by build.rs")
+fn object(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/{name}.bpf.o", env!("OUT_DIR"))).expect("object built by build.rs")
 }
 
 fn check(btf: &Btf<'_>, name: &str, rust_size: usize, rust_offsets: &[(&str, usize)]) {
@@ -29,7 +29,7 @@ fn check(btf: &Btf<'_>, name: &str, rust_size: usize, rust_offsets: &[(&str, usi
         .collect();
     assert_eq!(members.len(), rust_offsets.len(), "member count of struct {name}: {members:?}");
     for ((bname, boff), (rname, roff)) in members.iter().zip(rust_offsets) {
-        assert_eq!(bname, rname, "member order of struct {name}");
+        assert_eq!(bname, rname.trim_start_matches("r#"), "member order of struct {name}");
         assert_eq!(*boff as usize, roff * 8, "offset of {name}.{rname}");
     }
 }
@@ -40,7 +40,7 @@ macro_rules! offsets {
 
 #[test]
 fn shared_structs_match_the_compiled_object() {
-    let obj = object();
+    let obj = object("process");
     let btf = Btf::from_raw("process", &obj).expect("parse BTF").expect("object has BTF");
     check(&btf, "task_ctx", size_of::<types::task_ctx>(), offsets!(types::task_ctx;
         start_boottime, parent_start_boottime, cgroup_id, pid, tid, ppid, ns_pid, uid, euid, gid, egid,
@@ -54,4 +54,18 @@ fn shared_structs_match_the_compiled_object() {
         hdr, child_start_boottime, child_pid, child_tid, flags, _pad));
     check(&btf, "exit_event", size_of::<types::exit_event>(), offsets!(types::exit_event;
         hdr, exit_code, _pad));
+}
+
+#[test]
+fn syscall_structs_match_the_compiled_object() {
+    use crate::skel::syscalls::types as st;
+    let obj = object("syscalls");
+    let btf = Btf::from_raw("syscalls", &obj).expect("parse BTF").expect("object has BTF");
+    check(&btf, "file_info", size_of::<st::file_info>(), offsets!(st::file_info; ino, size, dev, mode, nlink, uid));
+    check(&btf, "sock_info", size_of::<st::sock_info>(), offsets!(st::sock_info;
+        family, r#type, protocol, state, lport, rport, _pad, laddr, raddr));
+    check(&btf, "syscall_event", size_of::<st::syscall_event>(), offsets!(st::syscall_event;
+        hdr, ret, args, sc, flags, file, sock, path_len, path2_len, dir_len, aux_len, _pad, data));
+    // The header is the same struct in both objects.
+    assert_eq!(size_of::<st::event_header>(), size_of::<types::event_header>());
 }

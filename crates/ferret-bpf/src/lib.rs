@@ -8,6 +8,9 @@ pub mod skel {
     pub mod process {
         include!(concat!(env!("OUT_DIR"), "/process.skel.rs"));
     }
+    pub mod syscalls {
+        include!(concat!(env!("OUT_DIR"), "/syscalls.skel.rs"));
+    }
     pub mod probe {
         include!(concat!(env!("OUT_DIR"), "/probe.skel.rs"));
     }

@@ -6,10 +6,13 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use libbpf_rs::skel::{OpenSkel, Skel, SkelBuilder};
+use std::os::fd::AsFd;
+
 use libbpf_rs::{MapCore, MapFlags, OpenObject, RingBuffer, RingBufferBuilder};
 
-use crate::decode::KIND_MAX;
+use crate::decode::{SyscallId, KIND_MAX};
 use crate::skel::process::{ProcessSkel, ProcessSkelBuilder};
+use crate::skel::syscalls::{SyscallsSkel, SyscallsSkelBuilder};
 use crate::skel::process::types::counter_index;
 
 /// What the kernel side is told before it is loaded.
@@ -30,9 +33,80 @@ impl Default for SensorOptions {
     }
 }
 
+/// The syscalls watched: their number on this architecture, name, and
+/// ferret's id for them (`enum syscall_id`).
+pub const SYSCALL_HOOKS: &[(i64, &str, SyscallId)] = &[
+    (libc::SYS_open, "open", SyscallId::SC_OPEN),
+    (libc::SYS_openat, "openat", SyscallId::SC_OPENAT),
+    (libc::SYS_openat2, "openat2", SyscallId::SC_OPENAT2),
+    (libc::SYS_creat, "creat", SyscallId::SC_CREAT),
+    (libc::SYS_rename, "rename", SyscallId::SC_RENAME),
+    (libc::SYS_renameat, "renameat", SyscallId::SC_RENAMEAT),
+    (libc::SYS_renameat2, "renameat2", SyscallId::SC_RENAMEAT2),
+    (libc::SYS_unlink, "unlink", SyscallId::SC_UNLINK),
+    (libc::SYS_unlinkat, "unlinkat", SyscallId::SC_UNLINKAT),
+    (libc::SYS_rmdir, "rmdir", SyscallId::SC_RMDIR),
+    (libc::SYS_link, "link", SyscallId::SC_LINK),
+    (libc::SYS_linkat, "linkat", SyscallId::SC_LINKAT),
+    (libc::SYS_symlink, "symlink", SyscallId::SC_SYMLINK),
+    (libc::SYS_symlinkat, "symlinkat", SyscallId::SC_SYMLINKAT),
+    (libc::SYS_chmod, "chmod", SyscallId::SC_CHMOD),
+    (libc::SYS_fchmod, "fchmod", SyscallId::SC_FCHMOD),
+    (libc::SYS_fchmodat, "fchmodat", SyscallId::SC_FCHMODAT),
+    (libc::SYS_fchmodat2, "fchmodat2", SyscallId::SC_FCHMODAT2),
+    (libc::SYS_chown, "chown", SyscallId::SC_CHOWN),
+    (libc::SYS_fchown, "fchown", SyscallId::SC_FCHOWN),
+    (libc::SYS_fchownat, "fchownat", SyscallId::SC_FCHOWNAT),
+    (libc::SYS_lchown, "lchown", SyscallId::SC_LCHOWN),
+    (libc::SYS_mkdir, "mkdir", SyscallId::SC_MKDIR),
+    (libc::SYS_mkdirat, "mkdirat", SyscallId::SC_MKDIRAT),
+    (libc::SYS_mount, "mount", SyscallId::SC_MOUNT),
+    (libc::SYS_umount2, "umount2", SyscallId::SC_UMOUNT2),
+    (libc::SYS_truncate, "truncate", SyscallId::SC_TRUNCATE),
+    (libc::SYS_ftruncate, "ftruncate", SyscallId::SC_FTRUNCATE),
+    (libc::SYS_utimensat, "utimensat", SyscallId::SC_UTIMENSAT),
+    (libc::SYS_utimes, "utimes", SyscallId::SC_UTIMES),
+    (libc::SYS_utime, "utime", SyscallId::SC_UTIME),
+    (libc::SYS_futimesat, "futimesat", SyscallId::SC_FUTIMESAT),
+    (libc::SYS_memfd_create, "memfd_create", SyscallId::SC_MEMFD_CREATE),
+    (libc::SYS_mmap, "mmap", SyscallId::SC_MMAP),
+    (libc::SYS_mprotect, "mprotect", SyscallId::SC_MPROTECT),
+    (libc::SYS_socket, "socket", SyscallId::SC_SOCKET),
+    (libc::SYS_connect, "connect", SyscallId::SC_CONNECT),
+    (libc::SYS_accept, "accept", SyscallId::SC_ACCEPT),
+    (libc::SYS_accept4, "accept4", SyscallId::SC_ACCEPT4),
+    (libc::SYS_bind, "bind", SyscallId::SC_BIND),
+    (libc::SYS_listen, "listen", SyscallId::SC_LISTEN),
+    (libc::SYS_ptrace, "ptrace", SyscallId::SC_PTRACE),
+    (libc::SYS_process_vm_readv, "process_vm_readv", SyscallId::SC_PROCESS_VM_READV),
+    (libc::SYS_process_vm_writev, "process_vm_writev", SyscallId::SC_PROCESS_VM_WRITEV),
+    (libc::SYS_init_module, "init_module", SyscallId::SC_INIT_MODULE),
+    (libc::SYS_finit_module, "finit_module", SyscallId::SC_FINIT_MODULE),
+    (libc::SYS_delete_module, "delete_module", SyscallId::SC_DELETE_MODULE),
+    (libc::SYS_setuid, "setuid", SyscallId::SC_SETUID),
+    (libc::SYS_setgid, "setgid", SyscallId::SC_SETGID),
+    (libc::SYS_setreuid, "setreuid", SyscallId::SC_SETREUID),
+    (libc::SYS_setregid, "setregid", SyscallId::SC_SETREGID),
+    (libc::SYS_setresuid, "setresuid", SyscallId::SC_SETRESUID),
+    (libc::SYS_setresgid, "setresgid", SyscallId::SC_SETRESGID),
+    (libc::SYS_capset, "capset", SyscallId::SC_CAPSET),
+    (libc::SYS_setns, "setns", SyscallId::SC_SETNS),
+    (libc::SYS_unshare, "unshare", SyscallId::SC_UNSHARE),
+    (libc::SYS_bpf, "bpf", SyscallId::SC_BPF),
+    (libc::SYS_userfaultfd, "userfaultfd", SyscallId::SC_USERFAULTFD),
+    (libc::SYS_dup, "dup", SyscallId::SC_DUP),
+    (libc::SYS_dup2, "dup2", SyscallId::SC_DUP2),
+    (libc::SYS_dup3, "dup3", SyscallId::SC_DUP3),
+    (libc::SYS_kill, "kill", SyscallId::SC_KILL),
+    (libc::SYS_tgkill, "tgkill", SyscallId::SC_TGKILL),
+    (libc::SYS_tkill, "tkill", SyscallId::SC_TKILL),
+    (libc::SYS_prctl, "prctl", SyscallId::SC_PRCTL),
+];
+
 /// The loaded and attached kernel side. Dropping it detaches every program.
 pub struct Sensor {
     skel: ProcessSkel<'static>,
+    syscalls: SyscallsSkel<'static>,
 }
 
 impl std::fmt::Debug for Sensor {
@@ -51,6 +125,8 @@ pub struct KernelCounters {
     pub scratch_miss: u64,
     /// A failed exec whose entry record was missing (the LRU evicted it).
     pub exec_entry_miss: u64,
+    /// Read-only opens dropped in the kernel because nothing is interested.
+    pub open_filtered: u64,
 }
 
 impl KernelCounters {
@@ -81,9 +157,66 @@ impl Sensor {
             ro.self_tgid = std::process::id();
             ro.wakeup_bytes = opts.wakeup_bytes;
         }
-        let mut skel = open.load().context("loading the eBPF programs (verifier)")?;
-        skel.attach().context("attaching the eBPF programs")?;
-        Ok(Sensor { skel })
+        let mut skel = open.load().context("loading the process programs (verifier)")?;
+        skel.attach().context("attaching the process programs")?;
+
+        // The syscall programs write into the same ring buffer and counters.
+        let storage: &'static mut MaybeUninit<OpenObject> = Box::leak(Box::new(MaybeUninit::uninit()));
+        let mut open = SyscallsSkelBuilder::default().open(storage).context("opening the syscall eBPF object")?;
+        open.maps.events.reuse_fd(skel.maps.events.as_fd()).context("sharing the ring buffer")?;
+        open.maps.counters.reuse_fd(skel.maps.counters.as_fd()).context("sharing the counters")?;
+        if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
+            ro.self_tgid = std::process::id();
+            ro.wakeup_bytes = opts.wakeup_bytes;
+        }
+        let mut syscalls = open.load().context("loading the syscall programs (verifier)")?;
+        for (nr, name, id) in SYSCALL_HOOKS {
+            let key = u32::try_from(*nr).context("syscall number")?;
+            syscalls
+                .maps
+                .sc_by_nr
+                .update(&key.to_ne_bytes(), &id.0.to_ne_bytes(), MapFlags::ANY)
+                .with_context(|| format!("watching {name}"))?;
+        }
+        syscalls.attach().context("attaching the syscall programs")?;
+        Ok(Sensor { skel, syscalls })
+    }
+
+    /// Fills the interest set of read-only opens: `paths` match exactly, or
+    /// as a prefix when they end in `/`; `names` match a file's own name.
+    pub fn set_open_interest(&self, paths: &[String], names: &[String]) -> Result<()> {
+        const LEN: usize = 256;
+        for p in paths {
+            let bytes = p.as_bytes();
+            let exact = !p.ends_with('/');
+            // Exact entries include the NUL the kernel appends to the path.
+            let n = bytes.len() + usize::from(exact);
+            if n > LEN - 1 || bytes.is_empty() {
+                anyhow::bail!("interest path {p:?} must be 1 to {} bytes", LEN - 2);
+            }
+            let mut key = vec![0u8; 4 + LEN];
+            key[..4].copy_from_slice(&((n * 8) as u32).to_ne_bytes());
+            key[4..4 + bytes.len()].copy_from_slice(bytes);
+            self.syscalls
+                .maps
+                .open_prefixes
+                .update(&key, &[1u8], MapFlags::ANY)
+                .with_context(|| format!("adding interest path {p:?}"))?;
+        }
+        for name in names {
+            let bytes = name.as_bytes();
+            if bytes.is_empty() || bytes.len() > 63 || bytes.contains(&b'/') {
+                anyhow::bail!("interest name {name:?} must be 1 to 63 bytes without '/'");
+            }
+            let mut key = [0u8; 64];
+            key[..bytes.len()].copy_from_slice(bytes);
+            self.syscalls
+                .maps
+                .open_names
+                .update(&key, &[1u8], MapFlags::ANY)
+                .with_context(|| format!("adding interest name {name:?}"))?;
+        }
+        Ok(())
     }
 
     /// Builds a ring-buffer reader that hands every raw record to `on_record`.
@@ -118,17 +251,26 @@ impl Sensor {
         }
         out.scratch_miss = read(counter_index::COUNTER_SCRATCH_MISS.0)?.iter().sum();
         out.exec_entry_miss = read(counter_index::COUNTER_EXEC_ENTRY_MISS.0)?.iter().sum();
+        out.open_filtered = read(counter_index::COUNTER_OPEN_FILTERED.0)?.iter().sum();
         Ok(out)
     }
 
-    /// Names of the attached programs, for logs and `doctor`.
+    /// Names of the loaded programs, for logs.
     pub fn program_names(&self) -> Vec<String> {
         self.skel
             .object()
             .progs()
+            .chain(self.syscalls.object().progs())
             .map(|p| p.name().to_string_lossy().into_owned())
             .collect()
     }
+}
+
+/// Whether tracefs has this tracepoint (category/name).
+pub fn tracepoint_exists(category: &str, name: &str) -> bool {
+    ["/sys/kernel/tracing/events", "/sys/kernel/debug/tracing/events"]
+        .iter()
+        .any(|root| std::path::Path::new(root).join(category).join(name).exists())
 }
 
 /// Polls `rb` until `keep_going` says stop; returns the first poll error.

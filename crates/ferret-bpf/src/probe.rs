@@ -48,7 +48,12 @@ struct ProbeSpec {
 }
 
 const PROBES: &[ProbeSpec] = &[
-    ProbeSpec { name: "tp_btf", prog: "probe_tp_btf", required: true, role: "exec, fork and exit hooks (sched_process_*)" },
+    ProbeSpec {
+        name: "tp_btf",
+        prog: "probe_tp_btf",
+        required: true,
+        role: "exec, fork and exit (sched_process_*); file, network and security syscalls (sys_enter/sys_exit)",
+    },
     ProbeSpec { name: "raw_tp", prog: "probe_raw_tp", required: false, role: "not used; tp_btf covers the same tracepoints" },
     ProbeSpec { name: "tracepoint", prog: "probe_tracepoint", required: false, role: "not used for sched; see syscall_tracepoint" },
     ProbeSpec {

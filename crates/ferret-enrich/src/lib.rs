@@ -8,11 +8,12 @@
 pub mod hash;
 pub mod host;
 pub mod proctable;
+pub mod syscall;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferret_bpf::decode::{exec_flags, fork_flags, Exec, Exit, FileId, Fork, Record, Task};
+use ferret_bpf::decode::{exec_flags, fork_flags, Exec, Exit, FileId, Fork, Record, Syscall, Task};
 use ferret_event::{Ancestor, Event, ExeFile, ExecInfo, ExitInfo, ForkInfo, Host, Process};
 
 use crate::hash::{ExeHasher, HashSlot};
@@ -144,7 +145,26 @@ impl Enricher {
             Record::Exec(e) => self.on_exec(*e),
             Record::Fork(f) => self.on_fork(f),
             Record::Exit(x) => self.on_exit(x),
+            Record::Syscall(s) => self.on_syscall(*s),
         }
+    }
+
+    fn on_syscall(&mut self, s: Syscall) -> Enriched {
+        let task = &s.header.task;
+        let key = self.actor(task);
+        let (process, hash) = self.process(&key, task);
+        let (event_type, shaped) = match syscall::shape(&s) {
+            Some(sh) => (sh.event_type, Some(sh)),
+            None => ("syscall", None),
+        };
+        let mut ev = self.event(event_type, s.header.ktime_boot_ns, s.ret, process);
+        if let Some(sh) = shaped {
+            ev.error = sh.error;
+            ev.file = sh.file;
+            ev.net = sh.net;
+            ev.syscall = Some(sh.syscall);
+        }
+        Enriched { event: ev, hash }
     }
 
     /// Finds the acting process, creating it from /proc or the kernel's

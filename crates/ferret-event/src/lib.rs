@@ -162,6 +162,97 @@ pub struct ExitInfo {
     pub core_dumped: bool,
 }
 
+/// The inode a file event resolved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Inode {
+    pub dev: String,
+    pub ino: u64,
+    /// Type and permissions, octal (e.g. "100644").
+    pub mode: String,
+    /// "file", "dir", "symlink", "socket", "fifo", "char", "block".
+    pub kind: String,
+    pub nlink: u32,
+    pub uid: u32,
+    pub size: u64,
+}
+
+/// The file of a file event (and of fd-based syscalls).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct FileInfo {
+    /// The path: kernel-resolved (`path_source: "kernel"`), or the caller's
+    /// string joined to the kernel path of its directory when relative.
+    pub path: Option<String>,
+    /// "kernel": from the file the kernel opened; "user": the caller's string.
+    pub path_source: String,
+    /// The caller's string as given, when it differs from `path`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_arg: Option<String>,
+    /// The user path read at syscall entry and at exit differed: another
+    /// thread rewrote it while the syscall ran (a TOCTOU attempt).
+    #[serde(default)]
+    pub path_changed: bool,
+    #[serde(default)]
+    pub path_truncated: bool,
+    /// A pseudo file (pipe, socket, memfd, anon inode) or a path outside the
+    /// process's root.
+    #[serde(default)]
+    pub pseudo: bool,
+    /// The second path: rename's and link's new name, symlink's target, mount's source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default)]
+    pub target_changed: bool,
+    /// open flags decoded (O_WRONLY, O_CREAT...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
+    /// Permission bits given (open with O_CREAT, chmod, mkdir), octal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// True when a read-only open was reported because it matched the interest set.
+    #[serde(default)]
+    pub interesting: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inode: Option<Inode>,
+}
+
+/// One end of a connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Endpoint {
+    pub ip: Option<String>,
+    pub port: Option<u16>,
+    /// For unix sockets: the socket path (abstract names start with "@").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+}
+
+/// The socket of a network event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct NetInfo {
+    /// "AF_INET", "AF_INET6", "AF_UNIX", "AF_PACKET", "AF_NETLINK"...
+    pub family: String,
+    /// "SOCK_STREAM", "SOCK_DGRAM", "SOCK_RAW"...
+    #[serde(rename = "type")]
+    pub sock_type: String,
+    /// "tcp", "udp", "icmp", or the number.
+    pub protocol: String,
+    pub local: Option<Endpoint>,
+    pub remote: Option<Endpoint>,
+    /// "kernel": the socket's own addresses; "user": the caller's sockaddr
+    /// (a failed connect or bind, where the socket kept none).
+    pub address_source: String,
+    /// connect returned EINPROGRESS: a non-blocking connect under way.
+    #[serde(default)]
+    pub in_progress: bool,
+}
+
+/// The syscall itself: its name (Falco's `evt.type`) and its decoded arguments.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct SyscallInfo {
+    pub name: String,
+    #[serde(default)]
+    pub args: BTreeMap<String, Value>,
+}
+
 /// One enriched event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct Event {
@@ -184,6 +275,12 @@ pub struct Event {
     pub child: Option<ForkInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exit: Option<ExitInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net: Option<NetInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub syscall: Option<SyscallInfo>,
     /// Keys this build does not know, kept for re-emission.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,

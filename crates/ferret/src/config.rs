@@ -14,6 +14,56 @@ pub struct Config {
     pub process: ProcessConfig,
     pub kernel: KernelConfig,
     pub stats: StatsConfig,
+    pub files: FilesConfig,
+}
+
+/// Which read-only opens cross to userspace (writes always do).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FilesConfig {
+    /// Exact paths, or directory prefixes when they end in `/`.
+    pub interest_paths: Vec<String>,
+    /// File names (last component) of interest wherever they are.
+    pub interest_names: Vec<String>,
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect();
+        FilesConfig {
+            interest_paths: s(&[
+                "/etc/shadow",
+                "/etc/gshadow",
+                "/etc/sudoers",
+                "/etc/sudoers.d/",
+                "/etc/pam.d/",
+                "/etc/ssh/",
+                "/root/.ssh/",
+                "/root/.aws/",
+                "/root/.kube/",
+                "/root/.docker/config.json",
+                "/var/run/secrets/kubernetes.io/",
+                "/run/secrets/kubernetes.io/",
+                "/etc/kubernetes/",
+                "/var/lib/kubelet/pki/",
+            ]),
+            interest_names: s(&[
+                "shadow",
+                "authorized_keys",
+                "id_rsa",
+                "id_ecdsa",
+                "id_ed25519",
+                "credentials",
+                "mem",
+                ".bash_history",
+                ".zsh_history",
+                ".git-credentials",
+                ".netrc",
+                ".pgpass",
+                "kubeconfig",
+            ]),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -71,6 +121,7 @@ impl Default for Config {
             process: ProcessConfig::default(),
             kernel: KernelConfig::default(),
             stats: StatsConfig::default(),
+            files: FilesConfig::default(),
         }
     }
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use crossbeam_channel::{bounded, Receiver, Sender};
-use ferret_bpf::decode::{KIND_EXEC, KIND_EXIT, KIND_FORK, KIND_MAX};
+use ferret_bpf::decode::{KIND_EXEC, KIND_EXIT, KIND_FORK, KIND_MAX, KIND_SYSCALL};
 use ferret_bpf::{probe, KernelCounters, Sensor, SensorOptions};
 use ferret_enrich::host::{host_info, now_rfc3339, Clock};
 use ferret_enrich::{Enriched, Enricher};
@@ -54,6 +54,7 @@ fn kind_name(kind: u32) -> &'static str {
         k if k == KIND_EXEC => "exec",
         k if k == KIND_FORK => "fork",
         k if k == KIND_EXIT => "exit",
+        k if k == KIND_SYSCALL => "syscall",
         _ => "other",
     }
 }
@@ -78,6 +79,7 @@ fn stats_record(
     let mut other = BTreeMap::new();
     other.insert("scratch_miss".to_string(), kc.scratch_miss);
     other.insert("exec_entry_miss".to_string(), kc.exec_entry_miss);
+    other.insert("open_filtered".to_string(), kc.open_filtered);
     Stats {
         time: now_rfc3339(),
         uptime_secs: started.elapsed().as_secs_f64(),
@@ -168,10 +170,15 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_CANNOT_RUN));
         }
     };
+    if let Err(e) = sensor.set_open_interest(&cfg.files.interest_paths, &cfg.files.interest_names) {
+        eprintln!("ferret: {e:#}");
+        return Ok(ExitCode::from(1));
+    }
     let seeded = enricher.seed();
     eprintln!(
-        "ferret: running; {} programs attached, {} processes seeded from /proc{}",
+        "ferret: running; {} programs, {} syscalls watched, {} processes seeded from /proc{}",
         sensor.program_names().len(),
+        ferret_bpf::loader::SYSCALL_HOOKS.len(),
         seeded,
         if cfg.output.events { ", emitting all events" } else { "" }
     );
@@ -195,12 +202,7 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         let rb = sensor.ring_buffer(move |data| {
             match ferret_bpf::decode(data) {
                 Ok(rec) => {
-                    let kind = match &rec {
-                        ferret_bpf::Record::Exec(_) => KIND_EXEC,
-                        ferret_bpf::Record::Fork(_) => KIND_FORK,
-                        ferret_bpf::Record::Exit(_) => KIND_EXIT,
-                    };
-                    pc_cb.received[kind as usize].fetch_add(1, Ordering::Relaxed);
+                    pc_cb.received[rec.kind() as usize].fetch_add(1, Ordering::Relaxed);
                     let ev = enricher_cb.borrow_mut().enrich(rec);
                     let _ = tx_events.send(Msg::Event(Box::new(ev)));
                 }

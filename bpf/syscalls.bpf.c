@@ -1,0 +1,638 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * File, network and security-relevant syscalls, each captured at its exit
+ * with its return value.
+ *
+ * Entry programs only remember the arguments (per thread). Exit programs
+ * build one `syscall_event`:
+ *  - an fd the syscall returned or used (open, accept, fchmod, connect...) is
+ *    resolved through the task's fd table to the kernel's `struct file`: its
+ *    path, inode and, for sockets, the kernel's own addresses. Nothing the
+ *    caller can rewrite after the fact is trusted.
+ *  - a path that exists only as the caller's string (unlink, rename, a
+ *    failed open) is read from user memory at exit and compared with what
+ *    was read at entry: a difference (a thread swapping the buffer while the
+ *    syscall runs) is flagged, never hidden. Relative paths come with the
+ *    kernel path of the directory they are relative to.
+ *  - read-only opens, the flood, are dropped here unless the resolved path
+ *    matches the interest maps userspace fills (exact paths, prefixes, file
+ *    names), so rules decide what crosses the ring buffer.
+ */
+#include "lib/common.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+const volatile __u32 self_tgid = 0;
+
+struct syscall_event *_keep_syscall_event;
+enum syscall_id _keep_syscall_id;
+enum syscall_flags _keep_syscall_flags;
+
+#define O_ACCMODE 00000003
+#define O_CREAT 00000100
+#define O_TRUNC 00001000
+#define O_APPEND 00002000
+#define O_TMPFILE 020000000
+#define AT_FDCWD -100
+#define PROT_EXEC 0x4
+#define MAP_ANONYMOUS 0x20
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+
+/* The interest set for read-only opens, filled by userspace. */
+#define INTEREST_LEN 256
+struct interest_key {
+	__u32 prefixlen; /* in bits */
+	char path[INTEREST_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(max_entries, 4096);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct interest_key);
+	__type(value, __u8);
+} open_prefixes SEC(".maps"); /* exact paths end in a NUL that is part of the prefix */
+
+#define NAME_KEY_LEN 64
+struct name_key {
+	char name[NAME_KEY_LEN];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, struct name_key);
+	__type(value, __u8);
+} open_names SEC(".maps"); /* file names (last component) */
+
+/* What the entry program saw. */
+struct sc_args {
+	__u64 args[6];
+	__u32 sc;
+	__u32 sig_len; /* bytes of the path read at entry (<= 32) */
+	__u64 open_flags; /* openat2: how.flags, read at entry */
+	char sig[32]; /* first bytes of the main path at entry */
+	char sig2[32]; /* first bytes of the second path at entry */
+	__u32 sig2_len;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32); /* tid */
+	__type(value, struct sc_args);
+} sc_inflight SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct syscall_event);
+} sc_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct path_buf);
+} sc_path_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct interest_key);
+} interest_scratch SEC(".maps");
+
+/* Which argument is what, per syscall. -1: none. */
+struct sc_spec {
+	__s8 path; /* user path (main) */
+	__s8 dirfd; /* dirfd the main path is relative to */
+	__s8 path2; /* second user path */
+	__s8 dirfd2;
+	__s8 fd; /* an fd argument to resolve */
+	__s8 aux_str; /* a user string for aux (fs type, module name...) */
+	__u8 ret_fd; /* the return value is a new fd to resolve */
+	__u8 is_open;
+};
+
+#define SPEC(p, d, p2, d2, f, a, r, o) ((struct sc_spec){ p, d, p2, d2, f, a, r, o })
+
+static __always_inline struct sc_spec spec_of(__u32 sc)
+{
+	switch (sc) {
+	case SC_OPEN: return SPEC(0, -1, -1, -1, -1, -1, 1, 1);
+	case SC_OPENAT: return SPEC(1, 0, -1, -1, -1, -1, 1, 1);
+	case SC_OPENAT2: return SPEC(1, 0, -1, -1, -1, -1, 1, 1);
+	case SC_CREAT: return SPEC(0, -1, -1, -1, -1, -1, 1, 1);
+	case SC_RENAME: return SPEC(0, -1, 1, -1, -1, -1, 0, 0);
+	case SC_RENAMEAT: return SPEC(1, 0, 3, 2, -1, -1, 0, 0);
+	case SC_RENAMEAT2: return SPEC(1, 0, 3, 2, -1, -1, 0, 0);
+	case SC_UNLINK: return SPEC(0, -1, -1, -1, -1, -1, 0, 0);
+	case SC_UNLINKAT: return SPEC(1, 0, -1, -1, -1, -1, 0, 0);
+	case SC_RMDIR: return SPEC(0, -1, -1, -1, -1, -1, 0, 0);
+	case SC_LINK: return SPEC(0, -1, 1, -1, -1, -1, 0, 0);
+	case SC_LINKAT: return SPEC(1, 0, 3, 2, -1, -1, 0, 0);
+	/* symlink(target, linkpath): the target is stored as is, never resolved. */
+	case SC_SYMLINK: return SPEC(1, -1, 0, -1, -1, -1, 0, 0);
+	case SC_SYMLINKAT: return SPEC(2, 1, 0, -1, -1, -1, 0, 0);
+	case SC_CHMOD: return SPEC(0, -1, -1, -1, -1, -1, 0, 0);
+	case SC_FCHMOD: return SPEC(-1, -1, -1, -1, 0, -1, 0, 0);
+	case SC_FCHMODAT: return SPEC(1, 0, -1, -1, -1, -1, 0, 0);
+	case SC_FCHMODAT2: return SPEC(1, 0, -1, -1, -1, -1, 0, 0);
+	case SC_CHOWN: return SPEC(0, -1, -1, -1, -1, -1, 0, 0);
+	case SC_FCHOWN: return SPEC(-1, -1, -1, -1, 0, -1, 0, 0);
+	case SC_FCHOWNAT: return SPEC(1, 0, -1, -1, -1, -1, 0, 0);
+	case SC_LCHOWN: return SPEC(0, -1, -1, -1, -1, -1, 0, 0);
+	case SC_MKDIR: return SPEC(0, -1, -1, -1, -1, -1, 0, 0);
+	case SC_MKDIRAT: return SPEC(1, 0, -1, -1, -1, -1, 0, 0);
+	/* mount(source, target, fstype, flags, data) */
+	case SC_MOUNT: return SPEC(1, -1, 0, -1, -1, 2, 0, 0);
+	case SC_UMOUNT2: return SPEC(0, -1, -1, -1, -1, -1, 0, 0);
+	case SC_TRUNCATE: return SPEC(0, -1, -1, -1, -1, -1, 0, 0);
+	case SC_FTRUNCATE: return SPEC(-1, -1, -1, -1, 0, -1, 0, 0);
+	/* utimensat(dirfd, NULL, ...) changes the file dirfd refers to */
+	case SC_UTIMENSAT: return SPEC(1, 0, -1, -1, 0, -1, 0, 0);
+	case SC_UTIMES: return SPEC(0, -1, -1, -1, -1, -1, 0, 0);
+	case SC_UTIME: return SPEC(0, -1, -1, -1, -1, -1, 0, 0);
+	case SC_FUTIMESAT: return SPEC(1, 0, -1, -1, -1, -1, 0, 0);
+	case SC_MEMFD_CREATE: return SPEC(-1, -1, -1, -1, -1, 0, 1, 0);
+	case SC_MMAP: return SPEC(-1, -1, -1, -1, 4, -1, 0, 0);
+	case SC_SOCKET: return SPEC(-1, -1, -1, -1, -1, -1, 1, 0);
+	case SC_CONNECT: return SPEC(-1, -1, -1, -1, 0, -1, 0, 0);
+	case SC_ACCEPT: return SPEC(-1, -1, -1, -1, -1, -1, 1, 0);
+	case SC_ACCEPT4: return SPEC(-1, -1, -1, -1, -1, -1, 1, 0);
+	case SC_BIND: return SPEC(-1, -1, -1, -1, 0, -1, 0, 0);
+	case SC_LISTEN: return SPEC(-1, -1, -1, -1, 0, -1, 0, 0);
+	/* init_module(image, len, params) */
+	case SC_INIT_MODULE: return SPEC(-1, -1, -1, -1, -1, 2, 0, 0);
+	case SC_FINIT_MODULE: return SPEC(-1, -1, -1, -1, 0, 1, 0, 0);
+	case SC_DELETE_MODULE: return SPEC(-1, -1, -1, -1, -1, 0, 0, 0);
+	case SC_SETNS: return SPEC(-1, -1, -1, -1, 0, -1, 0, 0);
+	case SC_USERFAULTFD: return SPEC(-1, -1, -1, -1, -1, -1, 1, 0);
+	case SC_DUP: return SPEC(-1, -1, -1, -1, 0, -1, 0, 0);
+	case SC_DUP2: return SPEC(-1, -1, -1, -1, 0, -1, 0, 0);
+	case SC_DUP3: return SPEC(-1, -1, -1, -1, 0, -1, 0, 0);
+	default: return SPEC(-1, -1, -1, -1, -1, -1, 0, 0);
+	}
+}
+
+static __always_inline __u64 arg(struct sc_args *a, __s8 i)
+{
+	if (i < 0 || i > 5)
+		return 0;
+	return a->args[i & 7];
+}
+
+/* ---- entry ---- */
+
+static __always_inline int enter(__u32 sc, struct pt_regs *regs)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tid = (__u32)pid_tgid;
+	struct sc_args a = {};
+	struct sc_spec sp = spec_of(sc);
+
+	if (self_tgid && (pid_tgid >> 32) == self_tgid)
+		return 0;
+	a.sc = sc;
+	if (sc >= SC_MAX)
+		return 0;
+	a.args[0] = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	a.args[1] = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	a.args[2] = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	a.args[3] = PT_REGS_PARM4_CORE_SYSCALL(regs);
+	a.args[4] = PT_REGS_PARM5_CORE_SYSCALL(regs);
+	a.args[5] = PT_REGS_PARM6_CORE_SYSCALL(regs);
+	/* mmap and mprotect matter only when they make memory executable. */
+	if (sc == SC_MMAP && !(a.args[2] & PROT_EXEC))
+		return 0;
+	if (sc == SC_MPROTECT && !(a.args[2] & PROT_EXEC))
+		return 0;
+	if (sc == SC_OPENAT2) {
+		struct open_how how = {};
+		bpf_probe_read_user(&how, sizeof(how), (void *)a.args[2]);
+		a.open_flags = how.flags;
+		a.args[3] = how.mode;
+	}
+	/* Opens resolve the file the kernel opened; other path syscalls keep
+	 * the caller's string, so remember how it started to catch a swap. */
+	if (!sp.is_open && sp.path >= 0) {
+		long n = bpf_probe_read_user_str(a.sig, sizeof(a.sig), (void *)arg(&a, sp.path));
+		a.sig_len = n > 0 ? n : 0;
+	}
+	if (sp.path2 >= 0) {
+		long n = bpf_probe_read_user_str(a.sig2, sizeof(a.sig2), (void *)arg(&a, sp.path2));
+		a.sig2_len = n > 0 ? n : 0;
+	}
+	bpf_map_update_elem(&sc_inflight, &tid, &a, BPF_ANY);
+	return 0;
+}
+
+/* ---- exit helpers ---- */
+
+/* Whether an open may write (or create, truncate): those are always reported. */
+static __always_inline int open_writes(struct sc_args *a)
+{
+	__u64 fl;
+
+	if (a->sc == SC_CREAT)
+		return 1;
+	fl = a->sc == SC_OPENAT2 ? a->open_flags : arg(a, a->sc == SC_OPEN ? 1 : 2);
+	return (fl & O_ACCMODE) != 0 || (fl & (O_CREAT | O_TRUNC | O_APPEND | O_TMPFILE)) != 0;
+}
+
+struct vma_ctx {
+	struct file *file;
+};
+
+static long vma_file(struct task_struct *task, struct vm_area_struct *vma, void *data)
+{
+	struct vma_ctx *c = data;
+	c->file = BPF_CORE_READ(vma, vm_file);
+	return 0;
+}
+
+static __always_inline struct file *fd_file(struct task_struct *task, __u64 fd)
+{
+	struct files_struct *files = BPF_CORE_READ(task, files);
+	struct fdtable *fdt = BPF_CORE_READ(files, fdt);
+	unsigned int max = BPF_CORE_READ(fdt, max_fds);
+	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct file *f = 0;
+
+	if (fd >= max)
+		return 0;
+	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
+	return f;
+}
+
+static __always_inline struct path_buf *path_scratch(void)
+{
+	__u32 zero = 0;
+	return bpf_map_lookup_elem(&sc_path_scratch, &zero);
+}
+
+#define SLOT (FERRET_SC_DATA - FERRET_PATH_MAX) /* 16384: offsets are masked below it */
+
+/* Copies a resolved kernel path into data at off; returns its length. */
+static __always_inline __u32 put_kpath(struct syscall_event *e, __u32 off, const struct path *path, struct task_struct *task,
+				       __u32 *pflags)
+{
+	struct path_buf *pb = path_scratch();
+	__u32 len = 0, start;
+
+	if (!pb)
+		return 0;
+	start = resolve_path(path, task, pb, &len, pflags);
+	if (len > FERRET_PATH_MAX)
+		len = FERRET_PATH_MAX;
+	bpf_probe_read_kernel(&e->data[off & (SLOT - 1)], len, &pb->buf[start & (FERRET_PATH_MAX - 1)]);
+	return len;
+}
+
+static __always_inline __u32 put_ustr(struct syscall_event *e, __u32 off, const char *s, __u32 max)
+{
+	long n;
+
+	if (!s)
+		return 0;
+	n = bpf_probe_read_user_str(&e->data[off & (SLOT - 1)], max, s);
+	return n > 0 ? n - 1 : 0;
+}
+
+static __always_inline void file_info(struct syscall_event *e, struct file *f)
+{
+	struct inode *inode = BPF_CORE_READ(f, f_inode);
+
+	e->file.ino = BPF_CORE_READ(inode, i_ino);
+	e->file.size = BPF_CORE_READ(inode, i_size);
+	e->file.dev = BPF_CORE_READ(inode, i_sb, s_dev);
+	e->file.mode = BPF_CORE_READ(inode, i_mode);
+	e->file.nlink = BPF_CORE_READ(inode, __i_nlink);
+	e->file.uid = BPF_CORE_READ(inode, i_uid.val);
+	e->flags |= SC_F_FILE;
+}
+
+/* The kernel's view of a socket file: family, type, addresses, and for a
+ * unix socket the bound path of its peer (or its own) in aux. Returns the
+ * aux length written at off. */
+static __always_inline __u32 sock_info(struct syscall_event *e, struct file *f, __u32 off)
+{
+	struct socket *sock = BPF_CORE_READ(f, private_data);
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+	__u16 family;
+
+	if (!sk)
+		return 0;
+	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	e->flags |= SC_F_SOCK;
+	e->sock.family = family;
+	e->sock.type = BPF_CORE_READ(sk, sk_type);
+	e->sock.protocol = BPF_CORE_READ(sk, sk_protocol);
+	e->sock.state = BPF_CORE_READ(sk, __sk_common.skc_state);
+	e->sock.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	e->sock.rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	if (family == AF_INET) {
+		__u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+		__u32 r = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__builtin_memcpy(e->sock.laddr, &l, 4);
+		__builtin_memcpy(e->sock.raddr, &r, 4);
+	} else if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&e->sock.laddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&e->sock.raddr, sk, __sk_common.skc_v6_daddr);
+	} else if (family == AF_UNIX) {
+		struct unix_sock *us = (struct unix_sock *)sk;
+		struct sock *peer = BPF_CORE_READ(us, peer);
+		struct unix_address *ua;
+		int len;
+
+		/* The peer's bound name if connected, else our own. */
+		ua = peer ? BPF_CORE_READ((struct unix_sock *)peer, addr) : BPF_CORE_READ(us, addr);
+		if (!ua)
+			return 0;
+		len = BPF_CORE_READ(ua, len) - 2; /* minus sun_family */
+		if (len <= 0)
+			return 0;
+		if (len > 108)
+			len = 108;
+		bpf_probe_read_kernel(&e->data[off & (SLOT - 1)], len & 127, (char *)&ua->name[0] + 2);
+		return len & 127;
+	}
+	return 0;
+}
+
+static __always_inline int is_socket(struct file *f)
+{
+	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+	return (mode & S_IFMT) == S_IFSOCK;
+}
+
+/* Whether a read-only open of the path at data[0..len) is of interest. */
+static __always_inline int interesting(struct syscall_event *e, __u32 len, struct path_buf *pb)
+{
+	__u32 zero = 0;
+	struct interest_key *k = bpf_map_lookup_elem(&interest_scratch, &zero);
+
+	if (!k)
+		return 0;
+	if (len > INTEREST_LEN - 1)
+		len = INTEREST_LEN - 1;
+	/* The path, then a NUL that lets exact entries match only exactly. */
+	bpf_probe_read_kernel(k->path, INTEREST_LEN, e->data);
+	k->path[len & (INTEREST_LEN - 1)] = 0;
+	k->prefixlen = (len + 1) * 8;
+	if (bpf_map_lookup_elem(&open_prefixes, k))
+		return 1;
+	if (pb && pb->leaf_len) {
+		struct name_key nk = {};
+		__u32 n = pb->leaf_len;
+		if (n > NAME_KEY_LEN - 1)
+			return 0; /* longer than any interesting name */
+		bpf_probe_read_kernel(nk.name, n & (NAME_KEY_LEN - 1), &pb->buf[pb->leaf_pos & (FERRET_PATH_MAX - 1)]);
+		if (bpf_map_lookup_elem(&open_names, &nk))
+			return 1;
+	}
+	return 0;
+}
+
+static __always_inline void send(struct syscall_event *e, __u32 off)
+{
+	__u64 size = __builtin_offsetof(struct syscall_event, data) + (__u64)off;
+	if (size > sizeof(*e))
+		size = sizeof(*e);
+	e->hdr.size = size;
+	submit(e, size, EVENT_SYSCALL);
+}
+
+static __always_inline int sig_differs(const char *sig, __u32 sig_len, struct syscall_event *e, __u32 off, __u32 len)
+{
+	char now[32] = {};
+	__u32 n = sig_len ? sig_len - 1 : 0; /* without the NUL */
+
+	if (n > 31)
+		n = 31;
+	if (n != (len < 31 ? len : 31))
+		return 1;
+	bpf_probe_read_kernel(now, n & 31, &e->data[off & (SLOT - 1)]);
+	for (int i = 0; i < 31; i++) {
+		if (i >= n)
+			break;
+		if (now[i] != sig[i])
+			return 1;
+	}
+	return 0;
+}
+
+/* ---- exit ---- */
+
+static __always_inline int exit_sc(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct sc_args *a = bpf_map_lookup_elem(&sc_inflight, &tid);
+	struct task_struct *task;
+	struct syscall_event *e;
+	struct sc_spec sp;
+	struct file *f = 0;
+	__u32 zero = 0, off = 0, pflags = 0;
+
+	if (!a)
+		return 0;
+	e = bpf_map_lookup_elem(&sc_scratch, &zero);
+	if (!e) {
+		bpf_map_delete_elem(&sc_inflight, &tid);
+		count(COUNTER_SCRATCH_MISS);
+		return 0;
+	}
+	task = bpf_get_current_task_btf();
+	sp = spec_of(a->sc);
+	e->sc = a->sc;
+	e->ret = ret;
+	e->flags = 0;
+	e->path_len = e->path2_len = e->dir_len = e->aux_len = 0;
+	__builtin_memset(&e->file, 0, sizeof(e->file));
+	__builtin_memset(&e->sock, 0, sizeof(e->sock));
+	for (int i = 0; i < 6; i++)
+		e->args[i] = a->args[i];
+	if (a->sc == SC_OPENAT2)
+		e->args[2] = a->open_flags; /* how.flags in place of the struct pointer */
+
+	/* The main path: the kernel's file when there is one, else the caller's string. */
+	if (sp.ret_fd && ret >= 0)
+		f = fd_file(task, ret);
+	else if (sp.fd >= 0 && !(a->sc == SC_UTIMENSAT && arg(a, sp.path) != 0) &&
+		 !(a->sc == SC_MMAP && (a->args[3] & MAP_ANONYMOUS)))
+		f = fd_file(task, arg(a, sp.fd));
+	if (a->sc == SC_MPROTECT) {
+		/* The mapping's file, if any, found from the address. */
+		struct vma_ctx c = {};
+		bpf_find_vma(task, a->args[0], vma_file, &c, 0);
+		f = c.file;
+	}
+
+	if (f) {
+		struct path_buf *pb;
+		file_info(e, f);
+		e->path_len = put_kpath(e, off, &f->f_path, task, &pflags);
+		e->flags |= SC_F_PATH_KERNEL;
+		if (pflags & PATH_R_TRUNCATED)
+			e->flags |= SC_F_PATH_TRUNCATED;
+		if (pflags & PATH_R_UNREACHABLE)
+			e->flags |= SC_F_PATH_UNREACHABLE;
+		off += e->path_len;
+		if (sp.is_open && !open_writes(a)) {
+			{
+				pb = path_scratch();
+				if (!interesting(e, e->path_len, pb)) {
+					bpf_map_delete_elem(&sc_inflight, &tid);
+					count(COUNTER_OPEN_FILTERED);
+					return 0;
+				}
+				e->flags |= SC_F_INTERESTING;
+			}
+		}
+		if (is_socket(f))
+			e->aux_len = sock_info(e, f, off & (SLOT - 1));
+	} else if (sp.path >= 0) {
+		e->path_len = put_ustr(e, off, (const char *)arg(a, sp.path), FERRET_PATH_MAX);
+		if (e->path_len == FERRET_PATH_MAX - 1)
+			e->flags |= SC_F_PATH_TRUNCATED;
+		if (!sp.is_open && sig_differs(a->sig, a->sig_len, e, off, e->path_len))
+			e->flags |= SC_F_PATH_CHANGED;
+		if (sp.is_open && ret < 0 && !open_writes(a)) {
+			{
+				if (!interesting(e, e->path_len, 0)) {
+					bpf_map_delete_elem(&sc_inflight, &tid);
+					count(COUNTER_OPEN_FILTERED);
+					return 0;
+				}
+				e->flags |= SC_F_INTERESTING;
+			}
+		}
+		off += e->path_len;
+	}
+
+	/* The second path: always the caller's string. */
+	if (sp.path2 >= 0) {
+		off &= SLOT - 1;
+		e->path2_len = put_ustr(e, off, (const char *)arg(a, sp.path2), FERRET_PATH_MAX);
+		if (sig_differs(a->sig2, a->sig2_len, e, off, e->path2_len))
+			e->flags |= SC_F_PATH2_CHANGED;
+		off += e->path2_len;
+	}
+
+	/* A relative user path: the kernel path of the directory it is relative to. */
+	if (!(e->flags & SC_F_PATH_KERNEL) && e->path_len && sp.path >= 0) {
+		char first = 0;
+		bpf_probe_read_kernel(&first, 1, &e->data[0]);
+		if (first != '/') {
+			const struct path *dir = 0;
+			__s64 dfd = sp.dirfd >= 0 ? (__s64)(__s32)arg(a, sp.dirfd) : AT_FDCWD;
+			struct file *df = dfd == AT_FDCWD ? 0 : fd_file(task, dfd);
+			__u32 dflags = 0;
+			off &= SLOT - 1;
+			if (df)
+				dir = &df->f_path;
+			else if (dfd == AT_FDCWD)
+				dir = &task->fs->pwd;
+			if (dir) {
+				e->dir_len = put_kpath(e, off, dir, task, &dflags);
+				e->flags |= SC_F_DIR_KERNEL;
+				off += e->dir_len;
+			}
+		}
+	}
+
+	/* A user string for aux (fs type, module params or name, memfd name). */
+	if (sp.aux_str >= 0 && !e->aux_len) {
+		off &= SLOT - 1;
+		e->aux_len = put_ustr(e, off, (const char *)arg(a, sp.aux_str), FERRET_AUX_MAX);
+		e->flags |= SC_F_AUX_USER;
+		off += e->aux_len;
+	} else if (a->sc == SC_CAPSET) {
+		/* The capability sets asked for: two __user_cap_data_struct. */
+		off &= SLOT - 1;
+		if (bpf_probe_read_user(&e->data[off], 24, (void *)a->args[1]) == 0) {
+			e->aux_len = 24;
+			e->flags |= SC_F_AUX_USER;
+		}
+		off += e->aux_len;
+	} else if ((a->sc == SC_CONNECT || a->sc == SC_BIND) && ret < 0 && !e->aux_len) {
+		/* The socket kept no address: report the caller's sockaddr, flagged. */
+		__u32 len = a->args[2];
+		off &= SLOT - 1;
+		if (len > 128)
+			len = 128;
+		if (bpf_probe_read_user(&e->data[off], len & 255, (void *)a->args[1]) == 0) {
+			e->aux_len = len & 255;
+			e->flags |= SC_F_AUX_USER;
+		}
+		off += e->aux_len;
+	} else {
+		off += e->aux_len;
+	}
+
+	bpf_map_delete_elem(&sc_inflight, &tid);
+	fill_header(&e->hdr, EVENT_SYSCALL, task);
+	send(e, off);
+	return 0;
+}
+
+/* One entry and one exit program per syscall; the exit ones share exit_sc. */
+/*
+ * One entry and one exit program on the raw syscall tracepoints, verified
+ * once. `sc_by_nr` (filled by userspace from the syscall table) turns the
+ * syscall number into ferret's id; unwatched syscalls return after one array
+ * lookup. (Per-syscall tracepoints were tried first: every syscall still
+ * passes the same raw tracepoint to reach them, and detaching 124 of them
+ * took seconds of RCU grace periods.)
+ */
+#define SC_NR_MAX 1024
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SC_NR_MAX);
+	__type(key, __u32);
+	__type(value, __u32);
+} sc_by_nr SEC(".maps");
+
+static __always_inline __u32 watched(long nr)
+{
+	__u32 key = (__u32)nr;
+	__u32 *sc;
+
+	if (nr < 0 || nr >= SC_NR_MAX)
+		return 0;
+	sc = bpf_map_lookup_elem(&sc_by_nr, &key);
+	return sc ? *sc : 0;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(sys_enter_any, struct pt_regs *regs, long id)
+{
+	__u32 sc = watched(id);
+
+	if (!sc)
+		return 0;
+	return enter(sc, regs);
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(sys_exit_any, struct pt_regs *regs, long ret)
+{
+#if defined(__TARGET_ARCH_x86)
+	long nr = BPF_CORE_READ(regs, orig_ax);
+#elif defined(__TARGET_ARCH_arm64)
+	long nr = BPF_CORE_READ(regs, syscallno);
+#else
+#error "ferret: the syscall number at sys_exit is not known for this architecture"
+#endif
+	if (!watched(nr))
+		return 0;
+	return exit_sc(ret);
+}
