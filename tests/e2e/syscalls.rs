@@ -1,0 +1,211 @@
+//! File, network and security-syscall telemetry: each family done for real
+//! by `tests/helpers/syscalls.py`, every event checked against what the
+//! helper says it did.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use ferret_e2e::Sensor;
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(20);
+const PYTHON: &str = "/usr/bin/python3";
+
+fn helper(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("helpers").join(name).display().to_string()
+}
+
+/// Runs a helper script; returns what it printed last on stderr, as JSON.
+fn run_helper(name: &str, args: &[&str]) -> Value {
+    let out = Command::new(PYTHON).arg(helper(name)).args(args).output().expect("python3");
+    assert!(out.status.success(), "{name} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    serde_json::from_str(err.lines().last().expect("helper output")).expect("helper JSON")
+}
+
+fn of_pid(recs: &[Value], pid: &Value) -> Vec<Value> {
+    recs.iter().filter(|v| v["kind"] == "event" && v["process"]["pid"] == *pid).cloned().collect()
+}
+
+fn find<'a>(evs: &'a [Value], what: &str, pred: impl Fn(&Value) -> bool) -> &'a Value {
+    evs.iter().find(|v| pred(v)).unwrap_or_else(|| panic!("no event: {what}"))
+}
+
+#[test]
+fn every_syscall_family_is_reported_with_its_result() {
+    let sensor = Sensor::start(&[]);
+    let truth = run_helper("syscalls.py", &[]);
+    let pid = truth["pid"].clone();
+    let dir = truth["dir"].as_str().expect("dir").to_string();
+    // The last thing the helper does is process_vm_readv: wait for it.
+    sensor.wait_for(WAIT, "process_vm_readv", |v| v["type"] == "process_vm_readv" && v["process"]["pid"] == pid);
+    let (_, _, recs) = sensor.stop();
+    let evs = of_pid(&recs, &pid);
+    let ty = |t: &str| evs.iter().filter(|v| v["type"] == t).cloned().collect::<Vec<_>>();
+
+    // Files.
+    let created = truth["created"].as_str().expect("created");
+    let open = find(&evs, "create", |v| v["type"] == "file_open" && v["file"]["path"] == created);
+    assert_eq!(open["file"]["path_source"], "kernel");
+    assert_eq!(open["file"]["flags"], serde_json::json!(["O_WRONLY", "O_CREAT", "O_TRUNC", "O_CLOEXEC"]));
+    assert_eq!(open["file"]["mode"], "0640");
+    assert!(open["ret"].as_i64().expect("fd") >= 0);
+    assert_eq!(open["syscall"]["name"], "openat");
+    assert_eq!(open["file"]["inode"]["kind"], "file");
+
+    let b = format!("{dir}/b.txt");
+    let ren = find(&evs, "rename", |v| v["type"] == "file_rename");
+    assert_eq!(ren["file"]["path"], created);
+    assert_eq!(ren["file"]["target"], b.as_str());
+    assert_eq!(ren["file"]["path_source"], "user");
+    assert_eq!(ren["file"]["path_changed"], false);
+    let link = find(&evs, "link", |v| v["type"] == "file_link");
+    assert_eq!(link["file"]["target"], format!("{dir}/hard").as_str());
+    let sym = find(&evs, "symlink", |v| v["type"] == "file_symlink");
+    assert_eq!(sym["file"]["path"], format!("{dir}/sym").as_str());
+    assert_eq!(sym["file"]["target"], "/etc/passwd");
+    let chmod = find(&evs, "chmod", |v| v["type"] == "file_chmod");
+    assert_eq!(chmod["file"]["mode"], "4755", "setuid bit visible");
+    assert_eq!(chmod["file"]["path"], b.as_str());
+    let chown = find(&evs, "chown", |v| v["type"] == "file_chown");
+    assert_eq!((chown["syscall"]["args"]["uid"].as_u64(), chown["syscall"]["args"]["gid"].as_u64()), (Some(1), Some(2)));
+    let mkdir = find(&evs, "mkdir", |v| v["type"] == "file_mkdir");
+    assert_eq!(mkdir["file"]["mode"], "0700");
+    find(&evs, "truncate", |v| v["type"] == "file_truncate" && v["file"]["path"] == b.as_str());
+    find(&evs, "utimes", |v| v["type"] == "file_utimes" && v["file"]["path"] == b.as_str());
+    // Relative paths are joined to the kernel's view of the cwd.
+    let unlink = find(&evs, "unlink", |v| v["type"] == "file_unlink" && v["file"]["path_arg"] == "hard");
+    assert_eq!(unlink["file"]["path"], format!("{dir}/hard").as_str());
+    let rmdir = find(&evs, "rmdir", |v| v["type"] == "file_unlink" && v["file"]["path_arg"] == "sub");
+    assert_eq!(rmdir["syscall"]["name"], "rmdir");
+    // A failed open: the caller's path, the errno.
+    let failed = find(&evs, "failed open", |v| v["type"] == "file_open" && v["ret"].as_i64() < Some(0));
+    assert_eq!(failed["error"], "ENOENT");
+    assert_eq!(failed["file"]["path"], "/nonexistent-ferret/x");
+    assert_eq!(failed["file"]["path_source"], "user");
+    // Read-only opens: only the interesting one crossed.
+    let shadow = find(&evs, "shadow", |v| v["type"] == "file_open" && v["file"]["path"] == "/etc/shadow");
+    assert_eq!(shadow["file"]["interesting"], true);
+    assert!(
+        !evs.iter().any(|v| v["type"] == "file_open" && v["file"]["path"] == b.as_str()),
+        "a read-only open of a plain file must be filtered in the kernel"
+    );
+    let memfd = find(&evs, "memfd", |v| v["type"] == "memfd_create");
+    assert_eq!(memfd["syscall"]["args"]["name"], "ferret-mem");
+    assert_eq!(memfd["ret"], truth["memfd"]);
+    assert!(memfd["file"]["path"].as_str().is_some_and(|p| p.starts_with("/memfd:ferret-mem")));
+    let mm = find(&evs, "mmap exec", |v| v["type"] == "mmap_exec" && v["file"]["path"] == "/usr/bin/true");
+    assert!(mm["syscall"]["args"]["prot"].as_array().expect("prot").contains(&Value::from("PROT_EXEC")));
+
+    // Network.
+    let tcp = &truth["tcp4"];
+    let conn = find(&evs, "connect", |v| v["type"] == "net_connect" && v["net"]["remote"]["port"] == tcp["port"]);
+    assert_eq!(conn["ret"], 0);
+    assert_eq!(conn["net"]["family"], "AF_INET");
+    assert_eq!(conn["net"]["protocol"], "tcp");
+    assert_eq!(conn["net"]["remote"]["ip"], "127.0.0.1");
+    assert_eq!(conn["net"]["local"]["port"], tcp["client_port"]);
+    assert_eq!(conn["net"]["address_source"], "kernel");
+    let acc = find(&evs, "accept", |v| v["type"] == "net_accept" && v["ret"] == tcp["accepted_fd"]);
+    assert_eq!(acc["net"]["remote"]["port"], tcp["client_port"]);
+    assert_eq!(acc["net"]["local"]["port"], tcp["port"]);
+    let bind = find(&evs, "bind", |v| v["type"] == "net_bind" && v["net"]["local"]["port"] == tcp["port"]);
+    assert_eq!(bind["net"]["local"]["ip"], "127.0.0.1");
+    find(&evs, "listen", |v| v["type"] == "net_listen" && v["net"]["local"]["port"] == tcp["port"]);
+    let c6 = find(&evs, "connect v6", |v| v["type"] == "net_connect" && v["net"]["family"] == "AF_INET6");
+    assert_eq!(c6["net"]["remote"]["ip"], "::1");
+    assert_eq!(c6["net"]["remote"]["port"], truth["tcp6"]["port"]);
+    let nb = find(&evs, "nonblocking", |v| v["type"] == "net_connect" && v["net"]["in_progress"] == true);
+    assert_eq!(nb["error"], "EINPROGRESS");
+    assert_eq!(truth["nonblocking_errno"], libc::EINPROGRESS);
+    let refused = find(&evs, "refused", |v| v["type"] == "net_connect" && v["error"] == "ECONNREFUSED");
+    assert_eq!(refused["net"]["remote"]["port"], truth["refused"]["port"]);
+    let unix = find(&evs, "unix connect", |v| v["type"] == "net_connect" && v["net"]["family"] == "AF_UNIX");
+    assert_eq!(unix["net"]["remote"]["path"], truth["unix"]);
+    if truth.get("packet_fd").is_some() {
+        let pk = find(&evs, "packet socket", |v| v["type"] == "net_socket" && v["ret"] == truth["packet_fd"]);
+        assert_eq!(pk["net"]["family"], "AF_PACKET");
+        assert_eq!(pk["net"]["type"], "SOCK_RAW");
+    }
+
+    // Security-relevant syscalls.
+    let dup = find(&evs, "dup2 socket", |v| v["type"] == "dup" && v["syscall"]["args"]["oldfd_type"] == "socket");
+    assert_eq!(dup["syscall"]["args"]["newfd"], 1);
+    assert_eq!(dup["syscall"]["args"]["newfd_is_stdio"], true);
+    let pr = find(&evs, "prctl", |v| v["type"] == "prctl");
+    assert_eq!(pr["syscall"]["args"]["option_name"], "PR_SET_NAME");
+    let kill = find(&evs, "kill", |v| v["type"] == "kill");
+    assert_eq!(kill["syscall"]["args"]["target_pid"], pid);
+    assert_eq!(kill["syscall"]["args"]["signal"], 0);
+    find(&evs, "setuid", |v| v["type"] == "setuid" && v["syscall"]["args"]["uid"] == 0);
+    let uffd = find(&evs, "userfaultfd", |v| v["type"] == "userfaultfd");
+    assert_eq!(uffd["ret"], truth["userfaultfd"]);
+    find(&evs, "process_vm_readv", |v| v["type"] == "process_vm_readv" && v["syscall"]["args"]["target_pid"] == pid);
+    let child = of_pid(&recs, &truth["child"]);
+    let tm = find(&child, "ptrace traceme", |v| v["type"] == "ptrace");
+    assert_eq!(tm["syscall"]["args"]["request_name"], "PTRACE_TRACEME");
+    let un = find(&child, "unshare", |v| v["type"] == "unshare");
+    assert_eq!(un["syscall"]["args"]["flags"], serde_json::json!(["CLONE_NEWUTS"]));
+    assert!(!ty("file_open").is_empty());
+}
+
+#[test]
+fn open_race_reports_what_was_really_opened() {
+    let sensor = Sensor::start(&[]);
+    let truth = run_helper("race.py", &["open", "3000"]);
+    let pid = truth["pid"].clone();
+    let n = truth["opens"].as_array().map(Vec::len).unwrap_or(0);
+    // Wait until as many opens as the helper made were reported.
+    let deadline = std::time::Instant::now() + WAIT;
+    let evs = loop {
+        let evs: Vec<Value> = of_pid(&sensor.records(), &pid)
+            .into_iter()
+            // The helper's racing opens are the O_RDWR ones (it creates the files O_WRONLY).
+            .filter(|v| {
+                v["type"] == "file_open"
+                    && v["file"]["flags"] == serde_json::json!(["O_RDWR"])
+                    && v["file"]["path"].as_str().is_some_and(|p| p.contains("ferret-race"))
+            })
+            .collect();
+        if evs.len() >= n || std::time::Instant::now() > deadline {
+            break evs;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(evs.len(), n, "every open reported");
+    let opens = truth["opens"].as_array().expect("opens");
+    let mut seen = std::collections::HashSet::new();
+    for (ev, truth) in evs.iter().zip(opens) {
+        assert_eq!(ev["ret"], truth[0], "events in order");
+        assert_eq!(ev["file"]["path"], truth[1], "the event names the file the kernel opened");
+        assert_eq!(ev["file"]["path_source"], "kernel");
+        seen.insert(truth[1].as_str().unwrap_or_default().to_string());
+    }
+    assert_eq!(seen.len(), 2, "the flipping thread made both files be opened: {seen:?}");
+}
+
+#[test]
+fn connect_race_reports_the_real_peer() {
+    let sensor = Sensor::start(&[]);
+    let truth = run_helper("race.py", &["connect", "1500"]);
+    let pid = truth["pid"].clone();
+    let conns = truth["connects"].as_array().expect("connects");
+    let deadline = std::time::Instant::now() + WAIT;
+    let evs = loop {
+        let evs: Vec<Value> =
+            of_pid(&sensor.records(), &pid).into_iter().filter(|v| v["type"] == "net_connect").collect();
+        if evs.len() >= conns.len() || std::time::Instant::now() > deadline {
+            break evs;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(evs.len(), conns.len(), "every connect reported");
+    let mut ports = std::collections::HashSet::new();
+    for (ev, t) in evs.iter().zip(conns) {
+        assert_eq!(ev["syscall"]["args"]["fd"], t[0]);
+        assert_eq!(ev["net"]["remote"]["port"], t[1], "the event names the peer getpeername names");
+        ports.insert(t[1].as_u64());
+    }
+    assert_eq!(ports.len(), 2, "the flipping thread made both peers be reached");
+}
