@@ -205,7 +205,7 @@ struct syscall_event {
 	__u16 path2_len;
 	__u16 dir_len;
 	__u16 aux_len;
-	__u32 _pad;
+	__u32 repeats; /* identical events from this process suppressed since the last one sent */
 	char data[FERRET_SC_DATA];
 };
 
@@ -215,6 +215,7 @@ enum counter_index {
 	COUNTER_SCRATCH_MISS = EVENT_KIND_MAX, /* per-CPU scratch unavailable (should stay 0) */
 	COUNTER_EXEC_ENTRY_MISS, /* failed exec seen at exit with no matching entry */
 	COUNTER_OPEN_FILTERED, /* read-only opens dropped in the kernel: nobody is interested */
+	COUNTER_DEDUPED, /* syscall events suppressed as repeats (reported later in `repeats`) */
 	COUNTER_MAX,
 };
 

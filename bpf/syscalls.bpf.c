@@ -23,6 +23,9 @@
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 const volatile __u32 self_tgid = 0;
+/* Identical events of one process within this window are sent once; the
+ * next one sent after it carries how many were suppressed. 0: off. */
+const volatile __u64 dedup_window_ns = 0;
 
 struct syscall_event *_keep_syscall_event;
 enum syscall_id _keep_syscall_id;
@@ -231,6 +234,112 @@ static __always_inline int enter(__u32 sc, struct pt_regs *regs)
 		a.sig2_len = n > 0 ? n : 0;
 	}
 	bpf_map_update_elem(&sc_inflight, &tid, &a, BPF_ANY);
+	return 0;
+}
+
+/* ---- de-duplication ---- */
+
+/* What makes two events "identical": same process, syscall and outcome,
+ * same file (inode) or peer, same path text, same plain arguments. */
+struct dedup_key {
+	__u32 tgid;
+	__u32 sc;
+	__s64 ret; /* errno, or 0 for any success (fd numbers vary) */
+	__u64 ino;
+	__u32 dev;
+	__u16 rport;
+	__u16 path_len;
+	__u8 raddr[16];
+	__u64 a0;
+	__u64 a1;
+	char head[32];
+};
+
+struct dedup_val {
+	__u64 last_ns;
+	__u32 suppressed;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct dedup_key);
+	__type(value, struct dedup_val);
+} dedup SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct dedup_key);
+} dedup_scratch SEC(".maps");
+
+/* Syscalls whose first two arguments are plain values, part of identity. */
+static __always_inline int plain_args(__u32 sc)
+{
+	switch (sc) {
+	case SC_KILL: case SC_TGKILL: case SC_TKILL: case SC_PRCTL: case SC_PTRACE:
+	case SC_SETUID: case SC_SETGID: case SC_SETREUID: case SC_SETREGID:
+	case SC_SETRESUID: case SC_SETRESGID: case SC_UNSHARE: case SC_SETNS:
+	case SC_DUP: case SC_DUP2: case SC_DUP3: case SC_SOCKET: case SC_USERFAULTFD:
+	case SC_PROCESS_VM_READV: case SC_PROCESS_VM_WRITEV:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Returns 1 if the event repeats one sent within the window (and counts it);
+ * otherwise records it and sets e->repeats to the count suppressed before. */
+static __always_inline int repeated(struct syscall_event *e, __u32 tgid)
+{
+	__u32 zero = 0;
+	struct dedup_key *k;
+	struct dedup_val *v, nv = {};
+	__u64 now;
+
+	e->repeats = 0;
+	if (!dedup_window_ns)
+		return 0;
+	k = bpf_map_lookup_elem(&dedup_scratch, &zero);
+	if (!k)
+		return 0;
+	__builtin_memset(k, 0, sizeof(*k));
+	k->tgid = tgid;
+	k->sc = e->sc;
+	k->ret = e->ret < 0 ? e->ret : 0;
+	k->ino = e->file.ino;
+	k->dev = e->file.dev;
+	k->rport = e->sock.rport;
+	__builtin_memcpy(k->raddr, e->sock.raddr, 16);
+	k->path_len = e->path_len;
+	if (plain_args(e->sc)) {
+		k->a0 = e->args[0];
+		k->a1 = e->args[1];
+	} else if (e->sc == SC_OPEN) {
+		k->a0 = e->args[1];
+	} else if (e->sc == SC_OPENAT || e->sc == SC_OPENAT2) {
+		k->a0 = e->args[2];
+	}
+	{
+		/* Only the path's own bytes: the rest of data is stale. */
+		__u32 n = e->path_len < sizeof(k->head) ? e->path_len : sizeof(k->head);
+		barrier_var(n);
+		if (n <= sizeof(k->head))
+			bpf_probe_read_kernel(k->head, n, e->data);
+	}
+	now = bpf_ktime_get_boot_ns();
+	v = bpf_map_lookup_elem(&dedup, k);
+	if (v && now - v->last_ns < dedup_window_ns) {
+		__sync_fetch_and_add(&v->suppressed, 1);
+		count(COUNTER_DEDUPED);
+		return 1;
+	}
+	if (v)
+		e->repeats = v->suppressed;
+	nv.last_ns = now;
+	bpf_map_update_elem(&dedup, k, &nv, BPF_ANY);
 	return 0;
 }
 
@@ -578,6 +687,8 @@ static __always_inline int exit_sc(long ret)
 	}
 
 	bpf_map_delete_elem(&sc_inflight, &tid);
+	if (repeated(e, BPF_CORE_READ(task, tgid)))
+		return 0;
 	fill_header(&e->hdr, EVENT_SYSCALL, task);
 	send(e, off);
 	return 0;

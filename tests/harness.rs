@@ -125,6 +125,14 @@ impl Drop for Sensor {
     }
 }
 
+/// A configuration file for a test's sensor, kept as long as the returned dir.
+pub fn config_file(toml: &str) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ferret.toml");
+    std::fs::write(&path, toml).expect("write config");
+    (dir, path)
+}
+
 /// Events of one type for one pid.
 pub fn events_of<'a>(recs: &'a [Value], ty: &str, pid: u32) -> Vec<&'a Value> {
     recs.iter().filter(|v| v["kind"] == "event" && v["type"] == ty && v["process"]["pid"] == pid).collect()

@@ -152,7 +152,9 @@ fn every_syscall_family_is_reported_with_its_result() {
 
 #[test]
 fn open_race_reports_what_was_really_opened() {
-    let sensor = Sensor::start(&[]);
+    // Every open must be seen, so repeats are not folded here.
+    let (_d, cfg) = ferret_e2e::config_file("[kernel]\ndedup_window_ms = 0\n");
+    let sensor = Sensor::start(&["--config", cfg.to_str().expect("utf-8")]);
     let truth = run_helper("race.py", &["open", "3000"]);
     let pid = truth["pid"].clone();
     let n = truth["opens"].as_array().map(Vec::len).unwrap_or(0);
@@ -187,7 +189,8 @@ fn open_race_reports_what_was_really_opened() {
 
 #[test]
 fn connect_race_reports_the_real_peer() {
-    let sensor = Sensor::start(&[]);
+    let (_d, cfg) = ferret_e2e::config_file("[kernel]\ndedup_window_ms = 0\n");
+    let sensor = Sensor::start(&["--config", cfg.to_str().expect("utf-8")]);
     let truth = run_helper("race.py", &["connect", "1500"]);
     let pid = truth["pid"].clone();
     let conns = truth["connects"].as_array().expect("connects");
@@ -208,4 +211,30 @@ fn connect_race_reports_the_real_peer() {
         ports.insert(t[1].as_u64());
     }
     assert_eq!(ports.len(), 2, "the flipping thread made both peers be reached");
+}
+
+#[test]
+fn repeated_identical_events_are_folded_in_the_kernel_with_a_count() {
+    let sensor = Sensor::start(&[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("log.txt");
+    let py = format!(
+        "import os, time\nfor _ in range(50):\n    os.close(os.open({p:?}, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))\ntime.sleep(1.3)\nos.close(os.open({p:?}, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))\n",
+        p = path.display().to_string()
+    );
+    let mut child = Command::new(PYTHON).args(["-c", &py]).spawn().expect("python3");
+    let pid = Value::from(child.id());
+    assert!(child.wait().expect("wait").success());
+    let p = path.to_str().expect("utf-8");
+    sensor.wait_for(WAIT, "the open after the window", |v| {
+        v["type"] == "file_open" && v["process"]["pid"] == pid && v["syscall"]["repeats"] == 49
+    });
+    let (_, _, recs) = sensor.stop();
+    let opens: Vec<Value> =
+        of_pid(&recs, &pid).into_iter().filter(|v| v["type"] == "file_open" && v["file"]["path"] == p).collect();
+    assert_eq!(opens.len(), 2, "50 identical opens sent once, then once more after the window");
+    assert_eq!(opens[0]["syscall"].get("repeats"), None);
+    assert_eq!(opens[1]["syscall"]["repeats"], 49);
+    let last = recs.iter().rev().find(|v| v["kind"] == "stats").expect("stats");
+    assert!(last["kernel_other"]["deduped"].as_u64() >= Some(49));
 }

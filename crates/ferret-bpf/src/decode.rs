@@ -244,6 +244,9 @@ pub struct Syscall {
     pub path2: Vec<u8>,
     pub dir: Vec<u8>,
     pub aux: Vec<u8>,
+    /// Identical events of this process suppressed in the kernel since the
+    /// last one sent (de-duplication window).
+    pub repeats: u32,
 }
 
 impl Syscall {
@@ -452,6 +455,7 @@ fn decode_syscall(bytes: &[u8]) -> Result<Syscall, DecodeError> {
         path2,
         dir,
         aux,
+        repeats: e.repeats,
     })
 }
 

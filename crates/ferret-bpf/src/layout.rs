@@ -65,7 +65,7 @@ fn syscall_structs_match_the_compiled_object() {
     check(&btf, "sock_info", size_of::<st::sock_info>(), offsets!(st::sock_info;
         family, r#type, protocol, state, lport, rport, _pad, laddr, raddr));
     check(&btf, "syscall_event", size_of::<st::syscall_event>(), offsets!(st::syscall_event;
-        hdr, ret, args, sc, flags, file, sock, path_len, path2_len, dir_len, aux_len, _pad, data));
+        hdr, ret, args, sc, flags, file, sock, path_len, path2_len, dir_len, aux_len, repeats, data));
     // The header is the same struct in both objects.
     assert_eq!(size_of::<st::event_header>(), size_of::<types::event_header>());
 }

@@ -25,11 +25,14 @@ pub struct SensorOptions {
     /// Bytes pending in the ring before the reader is woken (0: every
     /// record). Below it, records wait for the reader's next poll tick.
     pub wakeup_bytes: u32,
+    /// Identical syscall events of one process within this window are sent
+    /// once, the next one carrying the count (0: off).
+    pub dedup_window_ms: u64,
 }
 
 impl Default for SensorOptions {
     fn default() -> Self {
-        Self { ring_buffer_bytes: 16 * 1024 * 1024, report_threads: true, wakeup_bytes: 64 * 1024 }
+        Self { ring_buffer_bytes: 16 * 1024 * 1024, report_threads: true, wakeup_bytes: 64 * 1024, dedup_window_ms: 1000 }
     }
 }
 
@@ -127,6 +130,8 @@ pub struct KernelCounters {
     pub exec_entry_miss: u64,
     /// Read-only opens dropped in the kernel because nothing is interested.
     pub open_filtered: u64,
+    /// Syscall events suppressed as repeats (their count rides on the next one sent).
+    pub deduped: u64,
 }
 
 impl KernelCounters {
@@ -168,6 +173,7 @@ impl Sensor {
         if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
             ro.self_tgid = std::process::id();
             ro.wakeup_bytes = opts.wakeup_bytes;
+            ro.dedup_window_ns = opts.dedup_window_ms.saturating_mul(1_000_000);
         }
         let mut syscalls = open.load().context("loading the syscall programs (verifier)")?;
         for (nr, name, id) in SYSCALL_HOOKS {
@@ -252,6 +258,7 @@ impl Sensor {
         out.scratch_miss = read(counter_index::COUNTER_SCRATCH_MISS.0)?.iter().sum();
         out.exec_entry_miss = read(counter_index::COUNTER_EXEC_ENTRY_MISS.0)?.iter().sum();
         out.open_filtered = read(counter_index::COUNTER_OPEN_FILTERED.0)?.iter().sum();
+        out.deduped = read(counter_index::COUNTER_DEDUPED.0)?.iter().sum();
         Ok(out)
     }
 

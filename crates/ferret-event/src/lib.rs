@@ -251,6 +251,14 @@ pub struct SyscallInfo {
     pub name: String,
     #[serde(default)]
     pub args: BTreeMap<String, Value>,
+    /// Identical events of this process suppressed in the kernel since the
+    /// previous one was sent (see `kernel.dedup_window_ms`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub repeats: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// One enriched event.

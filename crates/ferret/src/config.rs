@@ -105,6 +105,9 @@ pub struct KernelConfig {
     /// The reader's poll tick (ms): the longest a record waits when it did
     /// not trigger a wakeup.
     pub poll_ms: u64,
+    /// Identical syscall events of one process within this many ms are sent
+    /// once; the next one sent carries `repeats`. 0 turns it off.
+    pub dedup_window_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -148,7 +151,7 @@ impl Default for ProcessConfig {
 
 impl Default for KernelConfig {
     fn default() -> Self {
-        KernelConfig { ring_buffer_mib: 16, wakeup_bytes: 64 * 1024, poll_ms: 10 }
+        KernelConfig { ring_buffer_mib: 16, wakeup_bytes: 64 * 1024, poll_ms: 10, dedup_window_ms: 1000 }
     }
 }
 

@@ -80,6 +80,7 @@ fn stats_record(
     other.insert("scratch_miss".to_string(), kc.scratch_miss);
     other.insert("exec_entry_miss".to_string(), kc.exec_entry_miss);
     other.insert("open_filtered".to_string(), kc.open_filtered);
+    other.insert("deduped".to_string(), kc.deduped);
     Stats {
         time: now_rfc3339(),
         uptime_secs: started.elapsed().as_secs_f64(),
@@ -163,6 +164,7 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         ring_buffer_bytes: cfg.kernel.ring_buffer_mib * 1024 * 1024,
         report_threads: cfg.process.report_threads,
         wakeup_bytes: cfg.kernel.wakeup_bytes,
+        dedup_window_ms: cfg.kernel.dedup_window_ms,
     }) {
         Ok(s) => s,
         Err(e) => {
