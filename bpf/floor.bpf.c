@@ -35,6 +35,13 @@ int BPF_PROG(floor_fork) { return hit(); }
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(floor_exit) { return hit(); }
 
+/* The syscall hooks: every syscall passes here, as it does through ferret's. */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(floor_sys_enter) { return hit(); }
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(floor_sys_exit) { return hit(); }
+
 SEC("tracepoint/syscalls/sys_enter_execve")
 int floor_enter_execve(void *ctx) { return hit(); }
 

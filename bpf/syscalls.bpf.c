@@ -84,12 +84,42 @@ struct sc_args {
 	__u32 _pad;
 };
 
+/* Per-task storage: a pointer in the task, no hashing on the hot path. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32); /* tid */
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct sc_args);
 } sc_inflight SEC(".maps");
+
+/*
+ * Read-only opens found uninteresting, by what decides their path (dentry,
+ * mount, the task's root, inode), so a file opened again and again is
+ * dismissed with one lookup instead of a path walk. A verdict holds only
+ * for the generation it was made in: every successful rename, link,
+ * symlink, unlink, mount or umount, and every change of the interest set,
+ * starts a new one.
+ */
+struct verdict_key {
+	__u64 dentry;
+	__u64 mnt;
+	__u64 root;
+	__u64 ino;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct verdict_key);
+	__type(value, __u64);
+} open_verdicts SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} path_generation SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -197,43 +227,46 @@ static __always_inline __u64 arg(struct sc_args *a, __s8 i)
 static __always_inline int enter(__u32 sc, struct pt_regs *regs)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tid = (__u32)pid_tgid;
-	struct sc_args a = {};
 	struct sc_spec sp = spec_of(sc);
+	struct sc_args *a;
 
 	if (self_tgid && (pid_tgid >> 32) == self_tgid)
 		return 0;
-	a.sc = sc;
 	if (sc >= SC_MAX)
 		return 0;
-	a.args[0] = PT_REGS_PARM1_CORE_SYSCALL(regs);
-	a.args[1] = PT_REGS_PARM2_CORE_SYSCALL(regs);
-	a.args[2] = PT_REGS_PARM3_CORE_SYSCALL(regs);
-	a.args[3] = PT_REGS_PARM4_CORE_SYSCALL(regs);
-	a.args[4] = PT_REGS_PARM5_CORE_SYSCALL(regs);
-	a.args[5] = PT_REGS_PARM6_CORE_SYSCALL(regs);
+	a = bpf_task_storage_get(&sc_inflight, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!a)
+		return 0;
+	a->sc = 0; /* nothing pending until this entry is complete */
+	a->args[0] = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	a->args[1] = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	a->args[2] = PT_REGS_PARM3_CORE_SYSCALL(regs);
+	a->args[3] = PT_REGS_PARM4_CORE_SYSCALL(regs);
+	a->args[4] = PT_REGS_PARM5_CORE_SYSCALL(regs);
+	a->args[5] = PT_REGS_PARM6_CORE_SYSCALL(regs);
 	/* mmap and mprotect matter only when they make memory executable. */
-	if (sc == SC_MMAP && !(a.args[2] & PROT_EXEC))
+	if ((sc == SC_MMAP || sc == SC_MPROTECT) && !(a->args[2] & PROT_EXEC))
 		return 0;
-	if (sc == SC_MPROTECT && !(a.args[2] & PROT_EXEC))
-		return 0;
+	a->open_flags = 0;
+	a->sig_len = 0;
+	a->sig2_len = 0;
 	if (sc == SC_OPENAT2) {
 		struct open_how how = {};
-		bpf_probe_read_user(&how, sizeof(how), (void *)a.args[2]);
-		a.open_flags = how.flags;
-		a.args[3] = how.mode;
+		bpf_probe_read_user(&how, sizeof(how), (void *)a->args[2]);
+		a->open_flags = how.flags;
+		a->args[3] = how.mode;
 	}
 	/* Opens resolve the file the kernel opened; other path syscalls keep
 	 * the caller's string, so remember how it started to catch a swap. */
 	if (!sp.is_open && sp.path >= 0) {
-		long n = bpf_probe_read_user_str(a.sig, sizeof(a.sig), (void *)arg(&a, sp.path));
-		a.sig_len = n > 0 ? n : 0;
+		long n = bpf_probe_read_user_str(a->sig, sizeof(a->sig), (void *)arg(a, sp.path));
+		a->sig_len = n > 0 ? n : 0;
 	}
 	if (sp.path2 >= 0) {
-		long n = bpf_probe_read_user_str(a.sig2, sizeof(a.sig2), (void *)arg(&a, sp.path2));
-		a.sig2_len = n > 0 ? n : 0;
+		long n = bpf_probe_read_user_str(a->sig2, sizeof(a->sig2), (void *)arg(a, sp.path2));
+		a->sig2_len = n > 0 ? n : 0;
 	}
-	bpf_map_update_elem(&sc_inflight, &tid, &a, BPF_ANY);
+	a->sc = sc;
 	return 0;
 }
 
@@ -346,13 +379,13 @@ static __always_inline int repeated(struct syscall_event *e, __u32 tgid)
 /* ---- exit helpers ---- */
 
 /* Whether an open may write (or create, truncate): those are always reported. */
-static __always_inline int open_writes(struct sc_args *a)
+static __always_inline int open_writes(struct sc_args *a, __u32 sc)
 {
 	__u64 fl;
 
-	if (a->sc == SC_CREAT)
+	if (sc == SC_CREAT)
 		return 1;
-	fl = a->sc == SC_OPENAT2 ? a->open_flags : arg(a, a->sc == SC_OPEN ? 1 : 2);
+	fl = sc == SC_OPENAT2 ? a->open_flags : arg(a, sc == SC_OPEN ? 1 : 2);
 	return (fl & O_ACCMODE) != 0 || (fl & (O_CREAT | O_TRUNC | O_APPEND | O_TMPFILE)) != 0;
 }
 
@@ -540,27 +573,52 @@ static __always_inline int sig_differs(const char *sig, __u32 sig_len, struct sy
 
 /* ---- exit ---- */
 
-static __always_inline int exit_sc(long ret)
+/* Dismisses a read-only open already judged uninteresting in this generation. */
+static __always_inline int known_uninteresting(struct file *f, struct task_struct *task, struct verdict_key *k,
+					       __u64 *gen)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct sc_args *a = bpf_map_lookup_elem(&sc_inflight, &tid);
-	struct task_struct *task;
+	__u32 zero = 0;
+	__u64 *g = bpf_map_lookup_elem(&path_generation, &zero);
+	__u64 *v;
+
+	k->dentry = (__u64)BPF_CORE_READ(f, f_path.dentry);
+	k->mnt = (__u64)BPF_CORE_READ(f, f_path.mnt);
+	k->root = (__u64)BPF_CORE_READ(task, fs, root.dentry);
+	k->ino = BPF_CORE_READ(f, f_inode, i_ino);
+	*gen = g ? *g : 0;
+	v = bpf_map_lookup_elem(&open_verdicts, k);
+	return v && *v == *gen;
+}
+
+static __always_inline void new_path_generation(void)
+{
+	__u32 zero = 0;
+	__u64 *g = bpf_map_lookup_elem(&path_generation, &zero);
+	if (g)
+		__sync_fetch_and_add(g, 1);
+}
+
+static __always_inline int exit_sc(__u32 sc, long ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct sc_args *a = bpf_task_storage_get(&sc_inflight, task, 0, 0);
 	struct syscall_event *e;
 	struct sc_spec sp;
 	struct file *f = 0;
+	struct verdict_key vkey = {};
+	__u64 gen = 0;
 	__u32 zero = 0, off = 0, pflags = 0;
 
-	if (!a)
+	if (!a || a->sc != sc)
 		return 0;
+	a->sc = 0; /* consumed: from here on `sc` names it */
 	e = bpf_map_lookup_elem(&sc_scratch, &zero);
 	if (!e) {
-		bpf_map_delete_elem(&sc_inflight, &tid);
 		count(COUNTER_SCRATCH_MISS);
 		return 0;
 	}
-	task = bpf_get_current_task_btf();
-	sp = spec_of(a->sc);
-	e->sc = a->sc;
+	sp = spec_of(sc);
+	e->sc = sc;
 	e->ret = ret;
 	e->flags = 0;
 	e->path_len = e->path2_len = e->dir_len = e->aux_len = 0;
@@ -568,22 +626,26 @@ static __always_inline int exit_sc(long ret)
 	__builtin_memset(&e->sock, 0, sizeof(e->sock));
 	for (int i = 0; i < 6; i++)
 		e->args[i] = a->args[i];
-	if (a->sc == SC_OPENAT2)
+	if (sc == SC_OPENAT2)
 		e->args[2] = a->open_flags; /* how.flags in place of the struct pointer */
 
 	/* The main path: the kernel's file when there is one, else the caller's string. */
 	if (sp.ret_fd && ret >= 0)
 		f = fd_file(task, ret);
-	else if (sp.fd >= 0 && !(a->sc == SC_UTIMENSAT && arg(a, sp.path) != 0) &&
-		 !(a->sc == SC_MMAP && (a->args[3] & MAP_ANONYMOUS)))
+	else if (sp.fd >= 0 && !(sc == SC_UTIMENSAT && arg(a, sp.path) != 0) &&
+		 !(sc == SC_MMAP && (a->args[3] & MAP_ANONYMOUS)))
 		f = fd_file(task, arg(a, sp.fd));
-	if (a->sc == SC_MPROTECT) {
+	if (sc == SC_MPROTECT) {
 		/* The mapping's file, if any, found from the address. */
 		struct vma_ctx c = {};
 		bpf_find_vma(task, a->args[0], vma_file, &c, 0);
 		f = c.file;
 	}
 
+	if (f && sp.is_open && !open_writes(a, sc) && known_uninteresting(f, task, &vkey, &gen)) {
+		count(COUNTER_OPEN_FILTERED);
+		return 0;
+	}
 	if (f) {
 		struct path_buf *pb;
 		file_info(e, f);
@@ -594,11 +656,11 @@ static __always_inline int exit_sc(long ret)
 		if (pflags & PATH_R_UNREACHABLE)
 			e->flags |= SC_F_PATH_UNREACHABLE;
 		off += e->path_len;
-		if (sp.is_open && !open_writes(a)) {
+		if (sp.is_open && !open_writes(a, sc)) {
 			{
 				pb = path_scratch();
 				if (!interesting(e, e->path_len, pb)) {
-					bpf_map_delete_elem(&sc_inflight, &tid);
+					bpf_map_update_elem(&open_verdicts, &vkey, &gen, BPF_ANY);
 					count(COUNTER_OPEN_FILTERED);
 					return 0;
 				}
@@ -613,10 +675,9 @@ static __always_inline int exit_sc(long ret)
 			e->flags |= SC_F_PATH_TRUNCATED;
 		if (!sp.is_open && sig_differs(a->sig, a->sig_len, e, off, e->path_len))
 			e->flags |= SC_F_PATH_CHANGED;
-		if (sp.is_open && ret < 0 && !open_writes(a)) {
+		if (sp.is_open && ret < 0 && !open_writes(a, sc)) {
 			{
 				if (!interesting(e, e->path_len, 0)) {
-					bpf_map_delete_elem(&sc_inflight, &tid);
 					count(COUNTER_OPEN_FILTERED);
 					return 0;
 				}
@@ -663,7 +724,7 @@ static __always_inline int exit_sc(long ret)
 		e->aux_len = put_ustr(e, off, (const char *)arg(a, sp.aux_str), FERRET_AUX_MAX);
 		e->flags |= SC_F_AUX_USER;
 		off += e->aux_len;
-	} else if (a->sc == SC_CAPSET) {
+	} else if (sc == SC_CAPSET) {
 		/* The capability sets asked for: two __user_cap_data_struct. */
 		off &= SLOT - 1;
 		if (bpf_probe_read_user(&e->data[off], 24, (void *)a->args[1]) == 0) {
@@ -671,7 +732,7 @@ static __always_inline int exit_sc(long ret)
 			e->flags |= SC_F_AUX_USER;
 		}
 		off += e->aux_len;
-	} else if ((a->sc == SC_CONNECT || a->sc == SC_BIND) && ret < 0 && !e->aux_len) {
+	} else if ((sc == SC_CONNECT || sc == SC_BIND) && ret < 0 && !e->aux_len) {
 		/* The socket kept no address: report the caller's sockaddr, flagged. */
 		__u32 len = a->args[2];
 		off &= SLOT - 1;
@@ -686,7 +747,15 @@ static __always_inline int exit_sc(long ret)
 		off += e->aux_len;
 	}
 
-	bpf_map_delete_elem(&sc_inflight, &tid);
+	if (ret >= 0) {
+		switch (sc) {
+		case SC_RENAME: case SC_RENAMEAT: case SC_RENAMEAT2: case SC_LINK: case SC_LINKAT:
+		case SC_SYMLINK: case SC_SYMLINKAT: case SC_UNLINK: case SC_UNLINKAT: case SC_RMDIR:
+		case SC_MOUNT: case SC_UMOUNT2:
+			new_path_generation(); /* paths may now name other files */
+			break;
+		}
+	}
 	if (repeated(e, BPF_CORE_READ(task, tgid)))
 		return 0;
 	fill_header(&e->hdr, EVENT_SYSCALL, task);
@@ -743,7 +812,9 @@ int BPF_PROG(sys_exit_any, struct pt_regs *regs, long ret)
 #else
 #error "ferret: the syscall number at sys_exit is not known for this architecture"
 #endif
-	if (!watched(nr))
+	__u32 sc = watched(nr);
+
+	if (!sc)
 		return 0;
-	return exit_sc(ret);
+	return exit_sc(sc, ret);
 }

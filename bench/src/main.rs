@@ -22,6 +22,9 @@ struct Args {
     /// open+close pairs per measurement.
     #[arg(long, default_value_t = 200_000)]
     opens: usize,
+    /// TCP connect+accept+close on loopback per measurement.
+    #[arg(long, default_value_t = 3000)]
+    connects: usize,
     /// Target exec rate of the loss check (execs per second).
     #[arg(long, default_value_t = 2000)]
     loss_rate: u64,
@@ -147,10 +150,24 @@ fn open_loop(n: usize, path: &Path) -> Result<Duration> {
     Ok(t.elapsed())
 }
 
+/// Connects to a loopback listener and accepts, n times.
+fn connect_loop(n: usize, listener: &std::net::TcpListener) -> Result<Duration> {
+    let addr = listener.local_addr()?;
+    let t = Instant::now();
+    for _ in 0..n {
+        let c = std::net::TcpStream::connect(addr)?;
+        let (s, _) = listener.accept()?;
+        drop(c);
+        drop(s);
+    }
+    Ok(t.elapsed())
+}
+
 #[derive(Default, Clone)]
 struct Samples {
     exec_ns: Vec<f64>,
     open_ns: Vec<f64>,
+    connect_ns: Vec<f64>,
 }
 
 fn stats(v: &[f64]) -> (f64, f64, f64) {
@@ -223,12 +240,15 @@ fn main() -> Result<()> {
     let mut samples: Vec<Samples> = vec![Samples::default(); SETUPS.len()];
     let mut ratios_exec: Vec<Vec<f64>> = vec![Vec::new(); SETUPS.len()];
     let mut ratios_open: Vec<Vec<f64>> = vec![Vec::new(); SETUPS.len()];
+    let mut ratios_connect: Vec<Vec<f64>> = vec![Vec::new(); SETUPS.len()];
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let mut usage = Vec::new();
     for round in 0..args.rounds {
         let mut order: Vec<usize> = (0..SETUPS.len()).collect();
         order.rotate_left(round % SETUPS.len());
         let mut round_exec = vec![f64::NAN; SETUPS.len()];
         let mut round_open = vec![f64::NAN; SETUPS.len()];
+        let mut round_connect = vec![f64::NAN; SETUPS.len()];
         for &i in &order {
             let setup = SETUPS[i];
             let (floor, ferret) = match setup {
@@ -240,21 +260,25 @@ fn main() -> Result<()> {
             std::thread::sleep(Duration::from_millis(300));
             let e = exec_loop(args.execs)?.as_nanos() as f64 / args.execs as f64;
             let o = open_loop(args.opens, &file)?.as_nanos() as f64 / args.opens as f64;
+            let c = connect_loop(args.connects, &listener)?.as_nanos() as f64 / args.connects as f64;
             samples[i].exec_ns.push(e);
             samples[i].open_ns.push(o);
+            samples[i].connect_ns.push(c);
             round_exec[i] = e;
             round_open[i] = o;
+            round_connect[i] = c;
             drop(floor);
             if let Some(r) = ferret {
                 let (rss, hwm, cpu) = proc_usage(r.child.id());
                 let last = stop_ferret(r)?;
                 usage.push((setup, rss, hwm, cpu, last));
             }
-            eprintln!("round {} {:<24} exec {:>9.0} ns  open {:>6.0} ns", round + 1, setup.name(), e, o);
+            eprintln!("round {} {:<24} exec {:>9.0} ns  open {:>6.0} ns  connect {:>7.0} ns", round + 1, setup.name(), e, o, c);
         }
         for i in 0..SETUPS.len() {
             ratios_exec[i].push(round_exec[i] / round_exec[0]);
             ratios_open[i].push(round_open[i] / round_open[0]);
+            ratios_connect[i].push(round_connect[i] / round_connect[0]);
         }
     }
 
@@ -262,12 +286,13 @@ fn main() -> Result<()> {
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     report.push_str(&format!(
-        "Kernel {}, {} CPUs; {} rounds, interleaved; exec loop = {} x fork+exec /bin/true, open loop = {} x open+close of a plain file.\n\n",
+        "Kernel {}, {} CPUs; {} rounds, interleaved; exec loop = {} x fork+exec /bin/true, open loop = {} x open+close of a plain file (read-only), connect loop = {} x TCP connect+accept+close on loopback.\n\n",
         kernel.trim(),
         cpus,
         args.rounds,
         args.execs,
-        args.opens
+        args.opens,
+        args.connects
     ));
     report.push_str("| setup | exec ns/op (median) | exec ratio vs none: median (min-max) | open ns/op (median) | open ratio vs none: median (min-max) |\n|---|---|---|---|---|\n");
     for (i, s) in SETUPS.iter().enumerate() {
@@ -288,14 +313,26 @@ fn main() -> Result<()> {
             qmax
         ));
     }
-    let over = |i: usize| stats(&ratios_exec[i]).0 - 1.0;
-    report.push_str(&format!(
-        "\nExec overhead: floor {:+.1}%, ferret {:+.1}%, ferret --events {:+.1}%; ferret's added cost is {:.2}x the floor's.\n",
-        over(1) * 100.0,
-        over(2) * 100.0,
-        over(3) * 100.0,
-        if over(1) > 0.0 { over(2) / over(1) } else { f64::NAN }
-    ));
+    report.push_str("\n| setup | connect ns/op (median) | connect ratio vs none: median (min-max) |\n|---|---|---|\n");
+    for (i, s) in SETUPS.iter().enumerate() {
+        let (cm, _, _) = stats(&samples[i].connect_ns);
+        let (rm, rmin, rmax) = stats(&ratios_connect[i]);
+        report.push_str(&format!("| {} | {:.0} | {:.3} ({:.3}-{:.3}) |\n", s.name(), cm, rm, rmin, rmax));
+    }
+    let added = |r: &Vec<Vec<f64>>, i: usize| stats(&r[i]).0 - 1.0;
+    for (name, r) in [("exec", &ratios_exec), ("open", &ratios_open), ("connect", &ratios_connect)] {
+        report.push_str(&format!(
+            "\n{name}: floor adds {:+.1}%, ferret {:+.1}%, ferret --events {:+.1}%",
+            added(r, 1) * 100.0,
+            added(r, 2) * 100.0,
+            added(r, 3) * 100.0
+        ));
+        if added(r, 1) > 0.02 {
+            report.push_str(&format!("; ferret's added cost is {:.2}x the floor's", added(r, 2) / added(r, 1)));
+        }
+        report.push('.');
+    }
+    report.push('\n');
     report.push_str("\n| ferret run | RSS at stop (KiB) | peak RSS (KiB) | CPU s | exec records | kernel drops |\n|---|---|---|---|---|---|\n");
     for (setup, rss, hwm, cpu, last) in &usage {
         let dropped: u64 = ["exec", "fork", "exit"].iter().map(|k| last["kernel_dropped"][k].as_u64().unwrap_or(0)).sum();

@@ -238,3 +238,69 @@ fn repeated_identical_events_are_folded_in_the_kernel_with_a_count() {
     let last = recs.iter().rev().find(|v| v["kind"] == "stats").expect("stats");
     assert!(last["kernel_other"]["deduped"].as_u64() >= Some(49));
 }
+
+#[test]
+fn hostile_paths_are_exact_escaped_or_flagged() {
+    let sensor = Sensor::start(&[]);
+    let truth = run_helper("badpaths.py", &[]);
+    let pid = truth["pid"].clone();
+    sensor.wait_for(WAIT, "abstract connect", |v| v["type"] == "net_connect" && v["process"]["pid"] == pid);
+    let (_, _, recs) = sensor.stop();
+    let evs = of_pid(&recs, &pid);
+    let opened = |suffix: &str| {
+        evs.iter()
+            .find(|v| v["type"] == "file_open" && v["file"]["path"].as_str().is_some_and(|p| p.ends_with(suffix)))
+            .unwrap_or_else(|| panic!("no open of *{suffix}"))
+            .clone()
+    };
+    // Just under the limit: the whole path, exactly.
+    let under = opened("/under.txt");
+    assert_eq!(under["file"]["path"], truth["under"]);
+    assert_eq!(under["file"]["path_truncated"], false);
+    // Far over it: the leading components are missing, and it says so.
+    let over = opened("/over.txt");
+    assert_eq!(over["file"]["path_truncated"], true);
+    let full = truth["over"].as_str().expect("over");
+    let got = over["file"]["path"].as_str().expect("path");
+    assert!(full.ends_with(got) && got.len() < full.len() && got.len() <= 4096, "{} of {}", got.len(), full.len());
+    // Newline, quote and invalid UTF-8: escaped, flagged, and reversible.
+    let base = truth["base"].as_str().expect("base");
+    let weird = evs
+        .iter()
+        .find(|v| v["type"] == "file_open" && v["file"]["path_escaped"] == true)
+        .expect("escaped open");
+    let text = weird["file"]["path"].as_str().expect("path");
+    let bytes = ferret_event_unescape(text);
+    assert_eq!(hex::encode(bytes), truth["weird_hex"].as_str().expect("hex"));
+    assert!(text.starts_with(base));
+    // Unlinked while open: the old path, flagged deleted.
+    let gone = evs.iter().find(|v| v["type"] == "file_chmod").expect("fchmod");
+    assert_eq!(gone["file"]["path"], truth["gone"]);
+    assert_eq!(gone["file"]["deleted"], true);
+    assert_eq!(gone["file"]["path_source"], "kernel");
+    // /proc/self/mem as the kernel names it: with the pid.
+    let mem = opened("/mem");
+    assert_eq!(mem["file"]["path"], format!("/proc/{pid}/mem").as_str());
+    // An abstract unix name.
+    let conn = evs.iter().find(|v| v["type"] == "net_connect").expect("connect");
+    assert_eq!(conn["net"]["remote"]["path"], "@ferret-abstract");
+}
+
+/// Mirrors ferret_event::text::unescape_bytes (the e2e crate only speaks JSON).
+fn ferret_event_unescape(s: &str) -> Vec<u8> {
+    let b = s.as_bytes();
+    let (mut out, mut i) = (Vec::new(), 0);
+    while i < b.len() {
+        if b[i] == b'\\' && b.get(i + 1) == Some(&b'x') {
+            out.push(u8::from_str_radix(&s[i + 2..i + 4], 16).expect("hex escape"));
+            i += 4;
+        } else if b[i] == b'\\' && b.get(i + 1) == Some(&b'\\') {
+            out.push(b'\\');
+            i += 2;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    out
+}

@@ -222,6 +222,19 @@ impl Sensor {
                 .update(&key, &[1u8], MapFlags::ANY)
                 .with_context(|| format!("adding interest name {name:?}"))?;
         }
+        // Verdicts made under the old interest set no longer hold.
+        let gen = self
+            .syscalls
+            .maps
+            .path_generation
+            .lookup(&0u32.to_ne_bytes(), MapFlags::ANY)?
+            .and_then(|v| v.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_ne_bytes))
+            .unwrap_or(0);
+        self.syscalls
+            .maps
+            .path_generation
+            .update(&0u32.to_ne_bytes(), &(gen + 1).to_ne_bytes(), MapFlags::ANY)
+            .context("starting a new path generation")?;
         Ok(())
     }
 

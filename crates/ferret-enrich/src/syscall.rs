@@ -415,7 +415,8 @@ fn file(s: &Syscall) -> Option<FileInfo> {
     if !has_path && s.path2.is_empty() {
         return None;
     }
-    let (raw, _) = ferret_event::text::escape_bytes(&s.path);
+    let (raw, raw_escaped) = ferret_event::text::escape_bytes(&s.path);
+    let (target, target_escaped) = ferret_event::text::escape_bytes(&s.path2);
     let kernel = s.has(F::PATH_KERNEL);
     let (path, path_arg) = if kernel || raw.starts_with('/') || s.dir.is_empty() {
         (Some(raw.clone()).filter(|p| !p.is_empty()), None)
@@ -443,8 +444,10 @@ fn file(s: &Syscall) -> Option<FileInfo> {
         path_arg,
         path_changed: s.has(F::PATH_CHANGED),
         path_truncated: s.has(F::PATH_TRUNCATED),
+        path_escaped: raw_escaped || target_escaped,
+        deleted: kernel && s.file.is_some_and(|f| f.nlink == 0) && !s.has(F::PATH_UNREACHABLE),
         pseudo: s.has(F::PATH_UNREACHABLE),
-        target: (!s.path2.is_empty()).then(|| ferret_event::text::escape_bytes(&s.path2).0),
+        target: (!s.path2.is_empty()).then_some(target),
         target_changed: s.has(F::PATH2_CHANGED),
         flags,
         mode: mode.map(|m| format!("{:04o}", m & 0o7777)),

@@ -193,6 +193,13 @@ pub struct FileInfo {
     pub path_changed: bool,
     #[serde(default)]
     pub path_truncated: bool,
+    /// `path` or `target` held bytes that are not UTF-8 and were escaped
+    /// (see `text::escape_bytes`).
+    #[serde(default)]
+    pub path_escaped: bool,
+    /// The resolved file had no link left (unlinked while open).
+    #[serde(default)]
+    pub deleted: bool,
     /// A pseudo file (pipe, socket, memfd, anon inode) or a path outside the
     /// process's root.
     #[serde(default)]
