@@ -109,7 +109,7 @@ fn script_path(filename: &str, cwd: Option<&str>) -> String {
 pub struct Enricher {
     table: ProcTable,
     hasher: Arc<ExeHasher>,
-    host: Host,
+    host: Arc<Host>,
     clock: Clock,
     opts: EnrichOptions,
 }
@@ -119,7 +119,7 @@ impl Enricher {
         let ids = ExecIds::new(&host.boot_id);
         let table = ProcTable::new(opts.table_max, ids, host::clock_ticks_per_sec());
         let hasher = Arc::new(ExeHasher::new(opts.hash_max_bytes, opts.hash_cache, opts.hash_workers));
-        Enricher { table, hasher, host, clock, opts }
+        Enricher { table, hasher, host: Arc::new(host), clock, opts }
     }
 
     /// Seeds the process table from /proc; returns how many were found.
@@ -208,20 +208,8 @@ impl Enricher {
     fn process(&mut self, key: &ProcKey, task: &Task) -> (Process, Option<Arc<HashSlot>>) {
         let hash = self.hash_for(key);
         let depth = self.opts.ancestors;
-        let ancestors: Vec<Ancestor> = self
-            .table
-            .ancestors(key, depth)
-            .into_iter()
-            .map(|a| Ancestor {
-                pid: a.pid,
-                exe: a.exe.clone(),
-                args: a.args.clone(),
-                comm: a.comm.clone(),
-                uid: Some(a.uid),
-                exec_id: a.exec_id.clone(),
-                exited: a.exited,
-            })
-            .collect();
+        let ancestors: Vec<Arc<Ancestor>> =
+            self.table.ancestors(key, depth).into_iter().map(|a| a.summary.clone()).collect();
         let Some(p) = self.table.get(key) else {
             return (Process::default(), None);
         };
@@ -249,7 +237,7 @@ impl Enricher {
             exe_memfd: p.exe_memfd,
             args: p.args.clone(),
             args_truncated: p.args_truncated,
-            cmdline: p.cmdline(),
+            cmdline: p.cmdline.clone(),
             cwd: p.cwd.clone(),
             tty: p.tty.clone(),
             start_time: self.clock.rfc3339(task.start_boottime_ns),
@@ -322,6 +310,7 @@ impl Enricher {
             p.egid = task.egid;
             p.loginuid = task.loginuid;
             p.hash = Some(hash);
+            p.refresh_summary();
         }
         let (process, hash) = self.process(&key, task);
         let mut ev = self.event(ferret_event::types::PROCESS_EXEC, e.header.ktime_boot_ns, 0, process);
@@ -434,7 +423,7 @@ mod tests {
         };
         let ev = en.enrich(Record::Exec(Box::new(exec))).finish(Duration::ZERO);
         assert_eq!(ev.process.exe.as_deref(), Some("/usr/bin/x"));
-        assert_eq!(ev.process.args, vec!["s.sh".to_string(), "\\xffbad".to_string()]);
+        assert_eq!(*ev.process.args, vec!["s.sh".to_string(), "\\xffbad".to_string()]);
         assert_eq!(ev.process.escaped, vec!["args".to_string()]);
         assert_eq!(ev.process.exec_id, child.exec_id);
         assert_eq!(ev.process.ancestors.first().map(|a| a.pid), Some(P));

@@ -17,6 +17,8 @@ use std::sync::Arc;
 
 use ferret_bpf::decode::FileId;
 
+use ferret_event::Ancestor;
+
 use crate::hash::HashSlot;
 
 /// Identity of one process instance.
@@ -49,7 +51,9 @@ pub struct ProcInfo {
     pub exe_file: Option<FileId>,
     pub exe_deleted: bool,
     pub exe_memfd: bool,
-    pub args: Vec<String>,
+    pub args: Arc<Vec<String>>,
+    /// argv joined by spaces, computed once per exec.
+    pub cmdline: Arc<str>,
     pub args_truncated: bool,
     pub cwd: Option<String>,
     pub tty: Option<String>,
@@ -57,6 +61,9 @@ pub struct ProcInfo {
     /// The executable's hash, requested at exec (or lazily for seeded ones).
     pub hash: Option<Arc<HashSlot>>,
     pub exited: bool,
+    /// This process as an ancestor, shared by the events of its descendants;
+    /// rebuilt by `refresh_summary` whenever what it shows changes.
+    pub summary: Arc<Ancestor>,
     /// Retained entries whose `parent` is this one.
     pub(crate) children: u32,
     pub(crate) last_used: u64,
@@ -67,9 +74,18 @@ impl ProcInfo {
         ProcKey { pid: self.pid, start_ticks: self.start_ticks }
     }
 
-    /// The command line as one string: argv joined by spaces.
-    pub fn cmdline(&self) -> String {
-        self.args.join(" ")
+    /// Rebuilds the shared ancestor summary after the image, comm or
+    /// exit state changed.
+    pub fn refresh_summary(&mut self) {
+        self.summary = Arc::new(Ancestor {
+            pid: self.pid,
+            exe: self.exe.clone(),
+            args: self.args.clone(),
+            comm: self.comm.clone(),
+            uid: Some(self.uid),
+            exec_id: self.exec_id.clone(),
+            exited: self.exited,
+        });
     }
 }
 
@@ -154,6 +170,7 @@ impl ProcTable {
     pub fn insert(&mut self, mut info: ProcInfo) {
         let key = info.key();
         info.exec_id = self.ids.make(key);
+        info.refresh_summary();
         self.tick += 1;
         info.last_used = self.tick;
         if let Some(old) = self.procs.remove(&key) {
@@ -184,6 +201,7 @@ impl ProcTable {
     pub fn exited(&mut self, key: &ProcKey) {
         if let Some(p) = self.procs.get_mut(key) {
             p.exited = true;
+            p.refresh_summary();
         }
         self.remove_if_unreferenced(*key);
     }
@@ -305,10 +323,13 @@ fn escape_into(bytes: &[u8], field: &str, escaped: &mut Vec<String>) -> String {
 pub fn set_image(info: &mut ProcInfo, exe: Option<&[u8]>, args: &[Vec<u8>], cwd: Option<&[u8]>, tty: Option<&[u8]>) {
     let mut escaped = Vec::new();
     info.exe = exe.map(|e| escape_into(e, "exe", &mut escaped));
-    info.args = args.iter().map(|a| escape_into(a, "args", &mut escaped)).collect();
+    let args: Vec<String> = args.iter().map(|a| escape_into(a, "args", &mut escaped)).collect();
+    info.cmdline = Arc::from(args.join(" "));
+    info.args = Arc::new(args);
     info.cwd = cwd.map(|c| escape_into(c, "cwd", &mut escaped));
     info.tty = tty.map(|t| escape_into(t, "tty", &mut escaped));
     info.escaped = escaped;
+    info.refresh_summary();
 }
 
 fn read_proc(proc: &procfs::process::Process, ns_per_tick: u64) -> Option<ProcInfo> {

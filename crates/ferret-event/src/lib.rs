@@ -13,6 +13,7 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -41,7 +42,7 @@ pub struct Host {
 pub struct Ancestor {
     pub pid: u32,
     pub exe: Option<String>,
-    pub args: Vec<String>,
+    pub args: Arc<Vec<String>>,
     pub comm: String,
     pub uid: Option<u32>,
     pub exec_id: String,
@@ -93,11 +94,12 @@ pub struct Process {
     /// The executable is a memfd (fileless execution).
     #[serde(default)]
     pub exe_memfd: bool,
-    pub args: Vec<String>,
+    /// Shared with the process table: events of one process do not copy it.
+    pub args: Arc<Vec<String>>,
     /// True when argv was longer than the capture limit.
     #[serde(default)]
     pub args_truncated: bool,
-    pub cmdline: String,
+    pub cmdline: Arc<str>,
     pub cwd: Option<String>,
     pub tty: Option<String>,
     /// Process start, RFC 3339.
@@ -110,7 +112,8 @@ pub struct Process {
     /// cgroup v2 id (0 when there is no v2 hierarchy).
     #[serde(default)]
     pub cgroup_id: u64,
-    pub ancestors: Vec<Ancestor>,
+    /// Each ancestor is shared with the process table (one summary per process).
+    pub ancestors: Vec<Arc<Ancestor>>,
     /// Names of the string fields that held bytes which are not UTF-8 and
     /// were therefore escaped (see `text::escape_bytes`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -281,7 +284,7 @@ pub struct Event {
     /// The errno name when `ret` < 0 (e.g. "ENOENT").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
-    pub host: Host,
+    pub host: Arc<Host>,
     pub process: Process,
     pub container: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -322,7 +325,7 @@ pub struct Finding {
     pub description: String,
     pub process: Process,
     pub container: Option<Value>,
-    pub host: Host,
+    pub host: Arc<Host>,
     pub evidence: Vec<Event>,
     pub action: String,
     #[serde(flatten)]
