@@ -238,12 +238,12 @@ static __always_inline int enter(__u32 sc, struct pt_regs *regs)
 	if (!a)
 		return 0;
 	a->sc = 0; /* nothing pending until this entry is complete */
-	a->args[0] = PT_REGS_PARM1_CORE_SYSCALL(regs);
-	a->args[1] = PT_REGS_PARM2_CORE_SYSCALL(regs);
-	a->args[2] = PT_REGS_PARM3_CORE_SYSCALL(regs);
-	a->args[3] = PT_REGS_PARM4_CORE_SYSCALL(regs);
-	a->args[4] = PT_REGS_PARM5_CORE_SYSCALL(regs);
-	a->args[5] = PT_REGS_PARM6_CORE_SYSCALL(regs);
+	a->args[0] = PT_REGS_PARM1_SYSCALL(regs);
+	a->args[1] = PT_REGS_PARM2_SYSCALL(regs);
+	a->args[2] = PT_REGS_PARM3_SYSCALL(regs);
+	a->args[3] = PT_REGS_PARM4_SYSCALL(regs);
+	a->args[4] = PT_REGS_PARM5_SYSCALL(regs);
+	a->args[5] = PT_REGS_PARM6_SYSCALL(regs);
 	/* mmap and mprotect matter only when they make memory executable. */
 	if ((sc == SC_MMAP || sc == SC_MPROTECT) && !(a->args[2] & PROT_EXEC))
 		return 0;
@@ -400,18 +400,17 @@ static long vma_file(struct task_struct *task, struct vm_area_struct *vma, void 
 	return 0;
 }
 
+/* The task's open file for fd. Direct (BTF) loads on the hot path: each
+ * bpf_probe_read_kernel call costs more than the load it replaces. */
 static __always_inline struct file *fd_file(struct task_struct *task, __u64 fd)
 {
-	struct files_struct *files = BPF_CORE_READ(task, files);
-	struct fdtable *fdt = BPF_CORE_READ(files, fdt);
-	unsigned int max = BPF_CORE_READ(fdt, max_fds);
-	struct file **fds = BPF_CORE_READ(fdt, fd);
+	struct fdtable *fdt = task->files->fdt;
 	struct file *f = 0;
 
-	if (fd >= max)
+	if (!fdt || fd >= fdt->max_fds)
 		return 0;
-	bpf_probe_read_kernel(&f, sizeof(f), &fds[fd]);
-	return f;
+	bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
+	return f ? bpf_core_cast(f, struct file) : 0;
 }
 
 static __always_inline struct path_buf *path_scratch(void)
@@ -581,10 +580,10 @@ static __always_inline int known_uninteresting(struct file *f, struct task_struc
 	__u64 *g = bpf_map_lookup_elem(&path_generation, &zero);
 	__u64 *v;
 
-	k->dentry = (__u64)BPF_CORE_READ(f, f_path.dentry);
-	k->mnt = (__u64)BPF_CORE_READ(f, f_path.mnt);
-	k->root = (__u64)BPF_CORE_READ(task, fs, root.dentry);
-	k->ino = BPF_CORE_READ(f, f_inode, i_ino);
+	k->dentry = (__u64)f->f_path.dentry;
+	k->mnt = (__u64)f->f_path.mnt;
+	k->root = (__u64)task->fs->root.dentry;
+	k->ino = f->f_inode->i_ino;
 	*gen = g ? *g : 0;
 	v = bpf_map_lookup_elem(&open_verdicts, k);
 	return v && *v == *gen;
@@ -806,9 +805,9 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(sys_exit_any, struct pt_regs *regs, long ret)
 {
 #if defined(__TARGET_ARCH_x86)
-	long nr = BPF_CORE_READ(regs, orig_ax);
+	long nr = regs->orig_ax;
 #elif defined(__TARGET_ARCH_arm64)
-	long nr = BPF_CORE_READ(regs, syscallno);
+	long nr = regs->syscallno;
 #else
 #error "ferret: the syscall number at sys_exit is not known for this architecture"
 #endif
