@@ -36,13 +36,6 @@ struct {
 	__type(value, struct exec_event);
 } exec_scratch SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct path_buf);
-} path_scratch SEC(".maps");
-
 /* What sys_enter_execve(at) saw, kept until the matching exit. */
 struct exec_args {
 	const char *filename;
@@ -70,15 +63,6 @@ static __always_inline struct exec_event *exec_record(void)
 	return e;
 }
 
-static __always_inline struct path_buf *path_scratch_buf(void)
-{
-	__u32 zero = 0;
-	struct path_buf *pb = bpf_map_lookup_elem(&path_scratch, &zero);
-	if (!pb)
-		count(COUNTER_SCRATCH_MISS);
-	return pb;
-}
-
 /* Offsets into exec_event.data stay below HALF so that any copy of at most
  * HALF bytes fits: that is the bound the verifier checks. */
 #define HALF (FERRET_DATA_MAX / 2)
@@ -87,16 +71,7 @@ static __always_inline struct path_buf *path_scratch_buf(void)
 static __always_inline __u32 put_path(struct exec_event *e, __u32 off, const struct path *path, struct task_struct *task,
 				      __u32 *pflags)
 {
-	struct path_buf *pb = path_scratch_buf();
-	__u32 len = 0, start;
-
-	if (!pb)
-		return 0;
-	start = resolve_path(path, task, pb, &len, pflags);
-	if (len > FERRET_PATH_MAX)
-		len = FERRET_PATH_MAX;
-	bpf_probe_read_kernel(&e->data[off & (HALF - 1)], len, &pb->buf[start & (FERRET_PATH_MAX - 1)]);
-	return len;
+	return copy_path(&e->data[off & (HALF - 1)], path, task, pflags);
 }
 
 /* Copies a NUL-terminated kernel string of at most max bytes; returns its length without the NUL. */

@@ -132,13 +132,6 @@ struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
-	__type(value, struct path_buf);
-} sc_path_scratch SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
 	__type(value, struct interest_key);
 } interest_scratch SEC(".maps");
 
@@ -413,28 +406,13 @@ static __always_inline struct file *fd_file(struct task_struct *task, __u64 fd)
 	return f ? bpf_core_cast(f, struct file) : 0;
 }
 
-static __always_inline struct path_buf *path_scratch(void)
-{
-	__u32 zero = 0;
-	return bpf_map_lookup_elem(&sc_path_scratch, &zero);
-}
-
 #define SLOT (FERRET_SC_DATA - FERRET_PATH_MAX) /* 16384: offsets are masked below it */
 
 /* Copies a resolved kernel path into data at off; returns its length. */
 static __always_inline __u32 put_kpath(struct syscall_event *e, __u32 off, const struct path *path, struct task_struct *task,
 				       __u32 *pflags)
 {
-	struct path_buf *pb = path_scratch();
-	__u32 len = 0, start;
-
-	if (!pb)
-		return 0;
-	start = resolve_path(path, task, pb, &len, pflags);
-	if (len > FERRET_PATH_MAX)
-		len = FERRET_PATH_MAX;
-	bpf_probe_read_kernel(&e->data[off & (SLOT - 1)], len, &pb->buf[start & (FERRET_PATH_MAX - 1)]);
-	return len;
+	return copy_path(&e->data[off & (SLOT - 1)], path, task, pflags);
 }
 
 static __always_inline __u32 put_ustr(struct syscall_event *e, __u32 off, const char *s, __u32 max)
@@ -657,7 +635,7 @@ static __always_inline int exit_sc(__u32 sc, long ret)
 		off += e->path_len;
 		if (sp.is_open && !open_writes(a, sc)) {
 			{
-				pb = path_scratch();
+				pb = path_scratch_buf();
 				if (!interesting(e, e->path_len, pb)) {
 					bpf_map_update_elem(&open_verdicts, &vkey, &gen, BPF_ANY);
 					count(COUNTER_OPEN_FILTERED);

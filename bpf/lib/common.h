@@ -245,4 +245,40 @@ static __always_inline __u32 resolve_path(const struct path *path, struct task_s
 	return pos;
 }
 
+/* Per-CPU scratch for resolve_path (each object has its own). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct path_buf);
+} path_scratch SEC(".maps");
+
+static __always_inline struct path_buf *path_scratch_buf(void)
+{
+	__u32 zero = 0;
+	struct path_buf *pb = bpf_map_lookup_elem(&path_scratch, &zero);
+	if (!pb)
+		count(COUNTER_SCRATCH_MISS);
+	return pb;
+}
+
+/*
+ * Resolves `path` as `task` sees it and copies it to dst (no NUL); returns
+ * its length. dst must have FERRET_PATH_MAX bytes of room: callers pass a
+ * masked offset into their record so the verifier can see that.
+ */
+static __always_inline __u32 copy_path(char *dst, const struct path *path, struct task_struct *task, __u32 *pflags)
+{
+	struct path_buf *pb = path_scratch_buf();
+	__u32 len = 0, start;
+
+	if (!pb)
+		return 0;
+	start = resolve_path(path, task, pb, &len, pflags);
+	if (len > FERRET_PATH_MAX)
+		len = FERRET_PATH_MAX;
+	bpf_probe_read_kernel(dst, len, &pb->buf[start & (FERRET_PATH_MAX - 1)]);
+	return len;
+}
+
 #endif /* FERRET_COMMON_H */
