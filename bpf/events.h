@@ -171,6 +171,7 @@ struct file_info {
 	__u32 mode; /* i_mode: type and permissions */
 	__u32 nlink;
 	__u32 uid;
+	__u64 fs_magic; /* the superblock's magic: names pseudo files whose name the kernel makes up */
 };
 
 /* A socket as the kernel holds it. Addresses in network byte order. */

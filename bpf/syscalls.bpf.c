@@ -435,6 +435,7 @@ static __always_inline void file_info(struct syscall_event *e, struct file *f)
 	e->file.mode = BPF_CORE_READ(inode, i_mode);
 	e->file.nlink = BPF_CORE_READ(inode, __i_nlink);
 	e->file.uid = BPF_CORE_READ(inode, i_uid.val);
+	e->file.fs_magic = BPF_CORE_READ(inode, i_sb, s_magic);
 	e->flags |= SC_F_FILE;
 }
 

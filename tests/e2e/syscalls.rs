@@ -98,6 +98,36 @@ fn every_syscall_family_is_reported_with_its_result() {
     let mm = find(&evs, "mmap exec", |v| v["type"] == "mmap_exec" && v["file"]["path"] == "/usr/bin/true");
     assert!(mm["syscall"]["args"]["prot"].as_array().expect("prot").contains(&Value::from("PROT_EXEC")));
 
+    let mp = find(&evs, "mprotect exec", |v| v["type"] == "mprotect_exec");
+    assert_eq!(mp["syscall"]["args"]["addr"], truth["anon_exec"]);
+    assert_eq!(mp["syscall"]["args"]["anonymous"], true);
+    assert_eq!(mp["syscall"]["args"]["prot"], serde_json::json!(["PROT_READ", "PROT_EXEC"]));
+    // Failures carry the errno and the caller's path.
+    let bad_unlink = find(&evs, "failed unlink", |v| v["type"] == "file_unlink" && v["error"] == "ENOENT");
+    assert_eq!(bad_unlink["file"]["path"], "/nonexistent-ferret/y");
+    assert_eq!(bad_unlink["ret"], -2);
+    let bad_rename = find(&evs, "failed rename", |v| v["type"] == "file_rename" && v["error"] == "ENOENT");
+    assert_eq!(bad_rename["file"]["path"], format!("{dir}/missing").as_str());
+    let mount = find(&evs, "mount", |v| v["type"] == "mount");
+    assert_eq!(mount["ret"], 0);
+    assert_eq!(mount["file"]["path"], truth["mnt"]);
+    assert_eq!(mount["file"]["target"], "ferret-tmpfs");
+    assert_eq!(mount["syscall"]["args"]["fstype"], "tmpfs");
+    let umount = find(&evs, "umount", |v| v["type"] == "umount");
+    assert_eq!(umount["file"]["path"], truth["mnt"]);
+    let rmmod = find(&evs, "delete_module", |v| v["type"] == "module_unload");
+    assert_eq!(rmmod["syscall"]["args"]["name"], "ferret_no_such_module");
+    assert!(rmmod["ret"].as_i64() < Some(0));
+    let setns = find(&evs, "setns", |v| v["type"] == "setns");
+    assert_eq!(setns["syscall"]["args"]["nstype"], serde_json::json!(["CLONE_NEWUTS"]));
+    let ns_ino = setns["file"]["inode"]["ino"].as_u64().expect("nsfs inode");
+    assert_eq!(setns["file"]["path"], format!("ns:[{ns_ino}]").as_str());
+    assert_eq!(setns["file"]["pseudo"], true);
+    let capset = find(&evs, "capset", |v| v["type"] == "capset");
+    assert_eq!(capset["syscall"]["args"]["effective"], truth["cap_effective"]);
+    let bpf = find(&evs, "bpf", |v| v["type"] == "bpf");
+    assert_eq!(bpf["syscall"]["args"]["cmd_name"], "BPF_PROG_GET_NEXT_ID");
+
     // Network.
     let tcp = &truth["tcp4"];
     let conn = find(&evs, "connect", |v| v["type"] == "net_connect" && v["net"]["remote"]["port"] == tcp["port"]);

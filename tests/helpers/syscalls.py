@@ -43,6 +43,50 @@ with open("/usr/bin/true", "rb") as f:
     m = mmap.mmap(f.fileno(), 4096, prot=mmap.PROT_READ | mmap.PROT_EXEC, flags=mmap.MAP_PRIVATE)
     m.close()
 
+# Executable anonymous memory: mmap RW, then mprotect to RX (a JIT's or shellcode loader's shape).
+libc.mmap.restype = ctypes.c_void_p
+libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+anon = libc.mmap(None, 4096, 3, 0x22, -1, 0)  # PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS
+libc.mprotect(ctypes.c_void_p(anon), 4096, 5)  # PROT_READ|PROT_EXEC
+out["anon_exec"] = hex(anon)
+
+# Failures are reported too.
+try:
+    os.unlink("/nonexistent-ferret/y")
+except FileNotFoundError:
+    pass
+try:
+    os.rename(os.path.join(d, "missing"), os.path.join(d, "other"))
+except FileNotFoundError:
+    pass
+
+# A mount and its umount (tmpfs on a directory of ours).
+mnt = os.path.join(d, "mnt")
+os.mkdir(mnt)
+libc.mount(b"ferret-tmpfs", mnt.encode(), b"tmpfs", 0, None)
+libc.umount2(mnt.encode(), 0)
+out["mnt"] = mnt
+
+# Module syscalls: nothing to load here; the attempt is what is reported.
+libc.delete_module(b"ferret_no_such_module", 0)
+
+# Namespaces and capabilities, as root and without changing anything lasting.
+nsfd = os.open("/proc/self/ns/uts", os.O_RDONLY)
+libc.setns(nsfd, 0x04000000)  # CLONE_NEWUTS: our own namespace again
+os.close(nsfd)
+class caphdr(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+class capdata(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32), ("inheritable", ctypes.c_uint32)]
+hdr = caphdr(0x20080522, 0)
+data = (capdata * 2)()
+libc.capget(ctypes.byref(hdr), data)
+libc.capset(ctypes.byref(hdr), data)
+out["cap_effective"] = hex(data[0].effective | (data[1].effective << 32))
+SYS_bpf = 321
+attr = ctypes.create_string_buffer(16)
+libc.syscall(SYS_bpf, 11, attr, 16)  # BPF_PROG_GET_NEXT_ID
+
 # Network: TCP over IPv4 and IPv6 loopback, a unix socket, a raw packet socket.
 srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
 srv.bind(("127.0.0.1", 0))

@@ -212,6 +212,8 @@ pub struct SyscallFile {
     pub mode: u32,
     pub nlink: u32,
     pub uid: u32,
+    /// The filesystem's magic number (names pseudo files).
+    pub fs_magic: u64,
 }
 
 /// A socket as the kernel holds it.
@@ -440,6 +442,7 @@ fn decode_syscall(bytes: &[u8]) -> Result<Syscall, DecodeError> {
             mode: e.file.mode,
             nlink: e.file.nlink,
             uid: e.file.uid,
+            fs_magic: e.file.fs_magic,
         }),
         sock: has(syscall_flags::SOCK).then_some(Sock {
             family: e.sock.family,

@@ -61,7 +61,7 @@ fn syscall_structs_match_the_compiled_object() {
     use crate::skel::syscalls::types as st;
     let obj = object("syscalls");
     let btf = Btf::from_raw("syscalls", &obj).expect("parse BTF").expect("object has BTF");
-    check(&btf, "file_info", size_of::<st::file_info>(), offsets!(st::file_info; ino, size, dev, mode, nlink, uid));
+    check(&btf, "file_info", size_of::<st::file_info>(), offsets!(st::file_info; ino, size, dev, mode, nlink, uid, fs_magic));
     check(&btf, "sock_info", size_of::<st::sock_info>(), offsets!(st::sock_info;
         family, r#type, protocol, state, lport, rport, _pad, laddr, raddr));
     check(&btf, "syscall_event", size_of::<st::syscall_event>(), offsets!(st::syscall_event;

@@ -409,6 +409,21 @@ fn join(dir: &str, rel: &str) -> String {
     }
 }
 
+/// The name the kernel makes up for a pseudo file whose dentry has none
+/// (`d_dname`), which a dentry walk cannot see: built from the filesystem
+/// and the inode, as /proc/PID/fd shows them (namespaces as "ns:[inode]").
+fn pseudo_name(f: &SyscallFile) -> Option<String> {
+    let kind = match f.fs_magic {
+        0x534f_434b => "socket",
+        0x5049_5045 => "pipe",
+        0x6e73_6673 => "ns",
+        0x0904_1934 => "anon_inode",
+        0xcafe_4a11 => "bpf",
+        _ => return None,
+    };
+    Some(format!("{kind}:[{}]", f.ino))
+}
+
 fn file(s: &Syscall) -> Option<FileInfo> {
     let sc = S(s.sc);
     let has_path = !s.path.is_empty() || s.file.is_some();
@@ -418,7 +433,10 @@ fn file(s: &Syscall) -> Option<FileInfo> {
     let (raw, raw_escaped) = ferret_event::text::escape_bytes(&s.path);
     let (target, target_escaped) = ferret_event::text::escape_bytes(&s.path2);
     let kernel = s.has(F::PATH_KERNEL);
-    let (path, path_arg) = if kernel || raw.starts_with('/') || s.dir.is_empty() {
+    let unnamed = s.has(F::PATH_UNREACHABLE) && raw.trim_matches('/').is_empty();
+    let (path, path_arg) = if unnamed {
+        (s.file.as_ref().and_then(pseudo_name).or(Some(raw.clone())), None)
+    } else if kernel || raw.starts_with('/') || s.dir.is_empty() {
         (Some(raw.clone()).filter(|p| !p.is_empty()), None)
     } else {
         let dir = ferret_event::text::escape_bytes(&s.dir).0;
