@@ -635,15 +635,13 @@ static __always_inline int exit_sc(__u32 sc, long ret)
 			e->flags |= SC_F_PATH_UNREACHABLE;
 		off += e->path_len;
 		if (sp.is_open && !open_writes(a, sc)) {
-			{
-				pb = path_scratch_buf();
-				if (!interesting(e, e->path_len, pb)) {
-					bpf_map_update_elem(&open_verdicts, &vkey, &gen, BPF_ANY);
-					count(COUNTER_OPEN_FILTERED);
-					return 0;
-				}
-				e->flags |= SC_F_INTERESTING;
+			pb = path_scratch_buf();
+			if (!interesting(e, e->path_len, pb)) {
+				bpf_map_update_elem(&open_verdicts, &vkey, &gen, BPF_ANY);
+				count(COUNTER_OPEN_FILTERED);
+				return 0;
 			}
+			e->flags |= SC_F_INTERESTING;
 		}
 		if (is_socket(f))
 			e->aux_len = sock_info(e, f, off & (SLOT - 1));
@@ -654,13 +652,11 @@ static __always_inline int exit_sc(__u32 sc, long ret)
 		if (!sp.is_open && sig_differs(a->sig, a->sig_len, e, off, e->path_len))
 			e->flags |= SC_F_PATH_CHANGED;
 		if (sp.is_open && ret < 0 && !open_writes(a, sc)) {
-			{
-				if (!interesting(e, e->path_len, 0)) {
-					count(COUNTER_OPEN_FILTERED);
-					return 0;
-				}
-				e->flags |= SC_F_INTERESTING;
+			if (!interesting(e, e->path_len, 0)) {
+				count(COUNTER_OPEN_FILTERED);
+				return 0;
 			}
+			e->flags |= SC_F_INTERESTING;
 		}
 		off += e->path_len;
 	}

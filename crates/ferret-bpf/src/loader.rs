@@ -286,13 +286,6 @@ impl Sensor {
     }
 }
 
-/// Whether tracefs has this tracepoint (category/name).
-pub fn tracepoint_exists(category: &str, name: &str) -> bool {
-    ["/sys/kernel/tracing/events", "/sys/kernel/debug/tracing/events"]
-        .iter()
-        .any(|root| std::path::Path::new(root).join(category).join(name).exists())
-}
-
 /// Polls `rb` until `keep_going` says stop; returns the first poll error.
 /// Every `tick` it also reads what arrived without a wakeup (see
 /// `SensorOptions::wakeup_bytes`), so a record waits at most one tick.
