@@ -161,6 +161,7 @@ enum syscall_flags {
 	SC_F_INTERESTING = 1u << 7, /* a read-only open kept because it matched the interest set */
 	SC_F_AUX_USER = 1u << 8, /* aux holds bytes read from user memory */
 	SC_F_PATH2_CHANGED = 1u << 9,
+	SC_F_COMPAT = 1u << 10, /* made through the 32-bit (ia32) syscall entry */
 };
 
 /* Inode of a resolved file. */

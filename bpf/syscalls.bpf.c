@@ -81,7 +81,7 @@ struct sc_args {
 	char sig[32]; /* first bytes of the main path at entry */
 	char sig2[32]; /* first bytes of the second path at entry */
 	__u32 sig2_len;
-	__u32 _pad;
+	__u32 compat; /* made through the ia32 entry */
 };
 
 /* Per-task storage: a pointer in the task, no hashing on the hot path. */
@@ -217,7 +217,7 @@ static __always_inline __u64 arg(struct sc_args *a, __s8 i)
 
 /* ---- entry ---- */
 
-static __always_inline int enter(__u32 sc, struct pt_regs *regs)
+static __always_inline int enter(__u32 sc, int compat, struct pt_regs *regs)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	struct sc_spec sp = spec_of(sc);
@@ -231,12 +231,26 @@ static __always_inline int enter(__u32 sc, struct pt_regs *regs)
 	if (!a)
 		return 0;
 	a->sc = 0; /* nothing pending until this entry is complete */
-	a->args[0] = PT_REGS_PARM1_SYSCALL(regs);
-	a->args[1] = PT_REGS_PARM2_SYSCALL(regs);
-	a->args[2] = PT_REGS_PARM3_SYSCALL(regs);
-	a->args[3] = PT_REGS_PARM4_SYSCALL(regs);
-	a->args[4] = PT_REGS_PARM5_SYSCALL(regs);
-	a->args[5] = PT_REGS_PARM6_SYSCALL(regs);
+	a->compat = compat;
+#if defined(__TARGET_ARCH_x86)
+	if (compat) {
+		/* The ia32 convention: ebx, ecx, edx, esi, edi, ebp. */
+		a->args[0] = (__u32)regs->bx;
+		a->args[1] = (__u32)regs->cx;
+		a->args[2] = (__u32)regs->dx;
+		a->args[3] = (__u32)regs->si;
+		a->args[4] = (__u32)regs->di;
+		a->args[5] = (__u32)regs->bp;
+	} else
+#endif
+	{
+		a->args[0] = PT_REGS_PARM1_SYSCALL(regs);
+		a->args[1] = PT_REGS_PARM2_SYSCALL(regs);
+		a->args[2] = PT_REGS_PARM3_SYSCALL(regs);
+		a->args[3] = PT_REGS_PARM4_SYSCALL(regs);
+		a->args[4] = PT_REGS_PARM5_SYSCALL(regs);
+		a->args[5] = PT_REGS_PARM6_SYSCALL(regs);
+	}
 	/* mmap and mprotect matter only when they make memory executable. */
 	if ((sc == SC_MMAP || sc == SC_MPROTECT) && !(a->args[2] & PROT_EXEC))
 		return 0;
@@ -576,7 +590,7 @@ static __always_inline void new_path_generation(void)
 		__sync_fetch_and_add(g, 1);
 }
 
-static __always_inline int exit_sc(__u32 sc, long ret)
+static __always_inline int exit_sc(__u32 sc, int compat, long ret)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	struct sc_args *a = bpf_task_storage_get(&sc_inflight, task, 0, 0);
@@ -587,7 +601,7 @@ static __always_inline int exit_sc(__u32 sc, long ret)
 	__u64 gen = 0;
 	__u32 zero = 0, off = 0, pflags = 0;
 
-	if (!a || a->sc != sc)
+	if (!a || a->sc != sc || a->compat != compat)
 		return 0;
 	a->sc = 0; /* consumed: from here on `sc` names it */
 	e = bpf_map_lookup_elem(&sc_scratch, &zero);
@@ -598,7 +612,7 @@ static __always_inline int exit_sc(__u32 sc, long ret)
 	sp = spec_of(sc);
 	e->sc = sc;
 	e->ret = ret;
-	e->flags = 0;
+	e->flags = compat ? SC_F_COMPAT : 0;
 	e->path_len = e->path2_len = e->dir_len = e->aux_len = 0;
 	__builtin_memset(&e->file, 0, sizeof(e->file));
 	__builtin_memset(&e->sock, 0, sizeof(e->sock));
@@ -755,25 +769,46 @@ struct {
 	__type(value, __u32);
 } sc_by_nr SEC(".maps");
 
-static __always_inline __u32 watched(long nr)
+/* The same for the 32-bit syscall table: ia32 processes, and 64-bit ones
+ * that use `int 0x80` to slip past monitors watching only the 64-bit one. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, SC_NR_MAX);
+	__type(key, __u32);
+	__type(value, __u32);
+} sc_by_nr_ia32 SEC(".maps");
+
+#define TS_COMPAT 0x0002 /* x86 thread_info.status: in a 32-bit syscall */
+
+static __always_inline int in_compat_syscall(struct task_struct *task)
+{
+#if defined(__TARGET_ARCH_x86)
+	return (task->thread_info.status & TS_COMPAT) != 0;
+#else
+	return 0;
+#endif
+}
+
+static __always_inline __u32 watched(long nr, int compat)
 {
 	__u32 key = (__u32)nr;
 	__u32 *sc;
 
 	if (nr < 0 || nr >= SC_NR_MAX)
 		return 0;
-	sc = bpf_map_lookup_elem(&sc_by_nr, &key);
+	sc = bpf_map_lookup_elem(compat ? (void *)&sc_by_nr_ia32 : (void *)&sc_by_nr, &key);
 	return sc ? *sc : 0;
 }
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter_any, struct pt_regs *regs, long id)
 {
-	__u32 sc = watched(id);
+	int compat = in_compat_syscall(bpf_get_current_task_btf());
+	__u32 sc = watched(id, compat);
 
 	if (!sc)
 		return 0;
-	return enter(sc, regs);
+	return enter(sc, compat, regs);
 }
 
 SEC("tp_btf/sys_exit")
@@ -786,9 +821,10 @@ int BPF_PROG(sys_exit_any, struct pt_regs *regs, long ret)
 #else
 #error "ferret: the syscall number at sys_exit is not known for this architecture"
 #endif
-	__u32 sc = watched(nr);
+	int compat = in_compat_syscall(bpf_get_current_task_btf());
+	__u32 sc = watched(nr, compat);
 
 	if (!sc)
 		return 0;
-	return exit_sc(sc, ret);
+	return exit_sc(sc, compat, ret);
 }

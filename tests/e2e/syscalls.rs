@@ -334,3 +334,36 @@ fn ferret_event_unescape(s: &str) -> Vec<u8> {
     }
     out
 }
+
+#[test]
+fn syscalls_through_the_32_bit_entry_are_seen_and_flagged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let bin = dir.path().join("ia32");
+    let st = Command::new("gcc")
+        .args(["-O0", "-no-pie", "-o"])
+        .arg(&bin)
+        .arg(helper("ia32.c"))
+        .status()
+        .expect("gcc");
+    assert!(st.success(), "building the int 0x80 helper");
+    let target = dir.path().join("via-int80");
+    let sensor = Sensor::start(&[]);
+    let out = Command::new(&bin).arg(&target).output().expect("run helper");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut it = text.split_whitespace();
+    let pid: u64 = it.next().and_then(|p| p.parse().ok()).expect("pid");
+    let fd: i64 = it.next().and_then(|p| p.parse().ok()).expect("fd");
+    let t = target.to_str().expect("utf-8");
+    let open = sensor.wait_for(WAIT, "ia32 open", |v| {
+        v["type"] == "file_open" && v["process"]["pid"] == pid && v["file"]["path"] == t
+    });
+    assert_eq!(open["syscall"]["ia32"], true);
+    assert_eq!(open["syscall"]["name"], "open");
+    assert_eq!(open["ret"], fd);
+    assert_eq!(open["file"]["flags"], serde_json::json!(["O_WRONLY", "O_CREAT"]));
+    assert_eq!(open["file"]["path_source"], "kernel");
+    let unlink = sensor.wait_for(WAIT, "ia32 unlink", |v| v["type"] == "file_unlink" && v["process"]["pid"] == pid);
+    assert_eq!(unlink["syscall"]["ia32"], true);
+    assert_eq!(unlink["file"]["path"], t);
+}

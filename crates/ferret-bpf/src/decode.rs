@@ -200,6 +200,7 @@ pub mod syscall_flags {
     pub const INTERESTING: u32 = F::SC_F_INTERESTING.0;
     pub const AUX_USER: u32 = F::SC_F_AUX_USER.0;
     pub const PATH2_CHANGED: u32 = F::SC_F_PATH2_CHANGED.0;
+    pub const COMPAT: u32 = F::SC_F_COMPAT.0;
 }
 
 /// The inode of a file a syscall resolved.

@@ -106,6 +106,88 @@ pub const SYSCALL_HOOKS: &[(i64, &str, SyscallId)] = &[
     (libc::SYS_prctl, "prctl", SyscallId::SC_PRCTL),
 ];
 
+/// The same syscalls as 32-bit (ia32) processes, or 64-bit ones using
+/// `int 0x80`, make them on x86_64 (numbers from the kernel's syscall_32.tbl).
+/// The 16-bit-id variants are watched too. Not covered: `socketcall`, the
+/// old multiplexer for socket calls, and `mmap` (old_mmap, which takes its
+/// arguments through memory): `mmap2` is.
+#[cfg(target_arch = "x86_64")]
+pub const SYSCALL_HOOKS_IA32: &[(u32, &str, SyscallId)] = &[
+    (5, "open", SyscallId::SC_OPEN),
+    (295, "openat", SyscallId::SC_OPENAT),
+    (437, "openat2", SyscallId::SC_OPENAT2),
+    (8, "creat", SyscallId::SC_CREAT),
+    (38, "rename", SyscallId::SC_RENAME),
+    (302, "renameat", SyscallId::SC_RENAMEAT),
+    (353, "renameat2", SyscallId::SC_RENAMEAT2),
+    (10, "unlink", SyscallId::SC_UNLINK),
+    (301, "unlinkat", SyscallId::SC_UNLINKAT),
+    (40, "rmdir", SyscallId::SC_RMDIR),
+    (9, "link", SyscallId::SC_LINK),
+    (303, "linkat", SyscallId::SC_LINKAT),
+    (83, "symlink", SyscallId::SC_SYMLINK),
+    (304, "symlinkat", SyscallId::SC_SYMLINKAT),
+    (15, "chmod", SyscallId::SC_CHMOD),
+    (94, "fchmod", SyscallId::SC_FCHMOD),
+    (306, "fchmodat", SyscallId::SC_FCHMODAT),
+    (452, "fchmodat2", SyscallId::SC_FCHMODAT2),
+    (182, "chown", SyscallId::SC_CHOWN),
+    (212, "chown32", SyscallId::SC_CHOWN),
+    (95, "fchown", SyscallId::SC_FCHOWN),
+    (207, "fchown32", SyscallId::SC_FCHOWN),
+    (298, "fchownat", SyscallId::SC_FCHOWNAT),
+    (16, "lchown", SyscallId::SC_LCHOWN),
+    (198, "lchown32", SyscallId::SC_LCHOWN),
+    (39, "mkdir", SyscallId::SC_MKDIR),
+    (296, "mkdirat", SyscallId::SC_MKDIRAT),
+    (21, "mount", SyscallId::SC_MOUNT),
+    (52, "umount2", SyscallId::SC_UMOUNT2),
+    (92, "truncate", SyscallId::SC_TRUNCATE),
+    (93, "ftruncate", SyscallId::SC_FTRUNCATE),
+    (320, "utimensat", SyscallId::SC_UTIMENSAT),
+    (271, "utimes", SyscallId::SC_UTIMES),
+    (30, "utime", SyscallId::SC_UTIME),
+    (299, "futimesat", SyscallId::SC_FUTIMESAT),
+    (356, "memfd_create", SyscallId::SC_MEMFD_CREATE),
+    (192, "mmap2", SyscallId::SC_MMAP),
+    (125, "mprotect", SyscallId::SC_MPROTECT),
+    (359, "socket", SyscallId::SC_SOCKET),
+    (362, "connect", SyscallId::SC_CONNECT),
+    (364, "accept4", SyscallId::SC_ACCEPT4),
+    (361, "bind", SyscallId::SC_BIND),
+    (363, "listen", SyscallId::SC_LISTEN),
+    (26, "ptrace", SyscallId::SC_PTRACE),
+    (347, "process_vm_readv", SyscallId::SC_PROCESS_VM_READV),
+    (348, "process_vm_writev", SyscallId::SC_PROCESS_VM_WRITEV),
+    (128, "init_module", SyscallId::SC_INIT_MODULE),
+    (350, "finit_module", SyscallId::SC_FINIT_MODULE),
+    (129, "delete_module", SyscallId::SC_DELETE_MODULE),
+    (23, "setuid", SyscallId::SC_SETUID),
+    (213, "setuid32", SyscallId::SC_SETUID),
+    (46, "setgid", SyscallId::SC_SETGID),
+    (214, "setgid32", SyscallId::SC_SETGID),
+    (70, "setreuid", SyscallId::SC_SETREUID),
+    (203, "setreuid32", SyscallId::SC_SETREUID),
+    (71, "setregid", SyscallId::SC_SETREGID),
+    (204, "setregid32", SyscallId::SC_SETREGID),
+    (164, "setresuid", SyscallId::SC_SETRESUID),
+    (208, "setresuid32", SyscallId::SC_SETRESUID),
+    (170, "setresgid", SyscallId::SC_SETRESGID),
+    (210, "setresgid32", SyscallId::SC_SETRESGID),
+    (185, "capset", SyscallId::SC_CAPSET),
+    (346, "setns", SyscallId::SC_SETNS),
+    (310, "unshare", SyscallId::SC_UNSHARE),
+    (357, "bpf", SyscallId::SC_BPF),
+    (374, "userfaultfd", SyscallId::SC_USERFAULTFD),
+    (41, "dup", SyscallId::SC_DUP),
+    (63, "dup2", SyscallId::SC_DUP2),
+    (330, "dup3", SyscallId::SC_DUP3),
+    (37, "kill", SyscallId::SC_KILL),
+    (270, "tgkill", SyscallId::SC_TGKILL),
+    (238, "tkill", SyscallId::SC_TKILL),
+    (172, "prctl", SyscallId::SC_PRCTL),
+];
+
 /// The loaded and attached kernel side. Dropping it detaches every program.
 pub struct Sensor {
     skel: ProcessSkel<'static>,
@@ -183,6 +265,14 @@ impl Sensor {
                 .sc_by_nr
                 .update(&key.to_ne_bytes(), &id.0.to_ne_bytes(), MapFlags::ANY)
                 .with_context(|| format!("watching {name}"))?;
+        }
+        #[cfg(target_arch = "x86_64")]
+        for (nr, name, id) in SYSCALL_HOOKS_IA32 {
+            syscalls
+                .maps
+                .sc_by_nr_ia32
+                .update(&nr.to_ne_bytes(), &id.0.to_ne_bytes(), MapFlags::ANY)
+                .with_context(|| format!("watching ia32 {name}"))?;
         }
         syscalls.attach().context("attaching the syscall programs")?;
         Ok(Sensor { skel, syscalls })

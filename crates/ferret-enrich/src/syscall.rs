@@ -654,7 +654,7 @@ pub fn shape(s: &Syscall) -> Option<Shaped> {
         error: errno_name(s.ret),
         file,
         net,
-        syscall: SyscallInfo { name: name.to_string(), args: args(s), repeats: s.repeats },
+        syscall: SyscallInfo { name: name.to_string(), args: args(s), repeats: s.repeats, ia32: s.has(F::COMPAT) },
     })
 }
 

@@ -265,6 +265,10 @@ pub struct SyscallInfo {
     /// previous one was sent (see `kernel.dedup_window_ms`).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub repeats: u32,
+    /// Made through the 32-bit (ia32) syscall entry: from a 32-bit program,
+    /// or from a 64-bit one using `int 0x80` (a way to slip past monitors).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ia32: bool,
 }
 
 fn is_zero(n: &u32) -> bool {
