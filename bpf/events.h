@@ -52,7 +52,7 @@ enum exec_flags {
 /* fork_event.flags */
 enum fork_flags {
 	FORK_F_THREAD = 1u << 0, /* a new thread in the same process (CLONE_THREAD) */
-	FORK_F_VFORK = 1u << 1, /* vfork (CLONE_VFORK): parent waits for exec or exit */
+	FORK_F_VFORK = 1u << 1, /* a new process sharing its parent's memory: vfork, posix_spawn, clone(CLONE_VM) */
 };
 
 /* The acting task, captured in the kernel at the moment of the event. */

@@ -368,7 +368,10 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 			return 0;
 		e.flags |= FORK_F_THREAD;
 	}
-	if (BPF_CORE_READ(child, vfork_done))
+	/* vfork_done is only set after this tracepoint, so vfork shows as a new
+	 * process sharing its parent's memory (CLONE_VM without CLONE_THREAD):
+	 * vfork, posix_spawn, or clone(CLONE_VM). */
+	else if (BPF_CORE_READ(child, mm) == BPF_CORE_READ(parent, mm))
 		e.flags |= FORK_F_VFORK;
 	fill_header(&e.hdr, EVENT_FORK, parent);
 	e.hdr.size = sizeof(e);

@@ -230,6 +230,18 @@ fn memfd_execution_is_flagged_and_hashed() {
 }
 
 #[test]
+fn vfork_and_fork_are_told_apart() {
+    let sensor = Sensor::start(&[]);
+    // posix_spawn (CLONE_VM|CLONE_VFORK), then a plain fork.
+    let py = "import os\nos.waitpid(os.posix_spawn('/bin/true', ['true'], {}), 0)\npid = os.fork()\nif pid == 0:\n    os._exit(0)\nos.waitpid(pid, 0)\n";
+    let mut child = Command::new(PYTHON).args(["-c", py]).spawn().expect("python3");
+    let pid = child.id();
+    assert!(child.wait().expect("wait").success());
+    sensor.wait_for(WAIT, "plain fork", |v| v["type"] == "process_fork" && v["process"]["pid"] == pid && v["child"]["vfork"] == false);
+    sensor.wait_for(WAIT, "vfork", |v| v["type"] == "process_fork" && v["process"]["pid"] == pid && v["child"]["vfork"] == true);
+}
+
+#[test]
 fn threads_are_distinguished_from_processes() {
     let sensor = Sensor::start(&[]);
     // A child that starts a thread: the fork event of the thread names the child process.

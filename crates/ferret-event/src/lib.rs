@@ -149,6 +149,8 @@ pub struct ForkInfo {
     pub tid: u32,
     /// A new thread of the same process.
     pub thread: bool,
+    /// A new process sharing its parent's memory until it execs or exits:
+    /// vfork, posix_spawn, or clone(CLONE_VM) without CLONE_THREAD.
     pub vfork: bool,
     /// The child's exec_id (equal to the parent's for a thread).
     pub exec_id: String,
