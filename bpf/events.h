@@ -30,6 +30,8 @@ enum ferret_limits {
 	FERRET_FAILED_ARGS = 32, /* argv entries read from user memory for a failed exec */
 	FERRET_FAILED_ARG_LEN = 256, /* bytes per entry for a failed exec */
 	FERRET_TTY_LEN = 64,
+	FERRET_CGROUP_LEVELS = 3, /* cgroup path components captured at exec */
+	FERRET_CGROUP_NAME = 128, /* bytes per component */
 	FERRET_DATA_MAX = 32768, /* size of exec_event.data */
 	FERRET_SC_DATA = 20480, /* size of syscall_event.data: 3 paths and aux, each written below 16 KiB */
 	FERRET_AUX_MAX = 512, /* bytes of syscall_event aux */
@@ -87,7 +89,9 @@ struct event_header {
  *
  * data holds, in order: exe path, cwd, filename (the path as passed to
  * execve: for scripts, the script), interp (for scripts, the interpreter
- * named by `#!`), tty name, argv (NUL-separated, as in /proc/PID/cmdline).
+ * named by `#!`), tty name, cgroup (the last FERRET_CGROUP_LEVELS components
+ * of the task's cgroup path, where container runtimes put the container id),
+ * argv (NUL-separated, as in /proc/PID/cmdline).
  */
 struct exec_event {
 	struct event_header hdr;
@@ -108,7 +112,8 @@ struct exec_event {
 	__u16 interp_len;
 	__u16 tty_len;
 	__u16 args_len;
-	__u32 _pad;
+	__u16 cgroup_len;
+	__u16 _pad;
 	char data[FERRET_DATA_MAX];
 };
 

@@ -110,6 +110,50 @@ static __always_inline __u32 put_cwd(struct exec_event *e, __u32 off, struct tas
 	return len;
 }
 
+/*
+ * The task's cgroup, as the last FERRET_CGROUP_LEVELS path components
+ * ("parent/.../leaf"): from the v2 hierarchy when the task is placed in it,
+ * else from the v1 memory controller (hybrid hosts where runtimes use v1).
+ * Written at off; returns its length. Container ids live in these names.
+ */
+static __always_inline __u32 put_cgroup(struct exec_event *e, __u32 off, struct task_struct *task)
+{
+	struct kernfs_node *kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
+	struct kernfs_node *names[FERRET_CGROUP_LEVELS] = {};
+	__u32 len = 0;
+	int n = 0;
+
+	if (!kn || !BPF_CORE_READ(kn, __parent)) {
+		/* In the v2 root: look at a v1 controller instead. */
+		struct cgroup_subsys_state *css = BPF_CORE_READ(task, cgroups, subsys[memory_cgrp_id]);
+		if (css)
+			kn = BPF_CORE_READ(css, cgroup, kn);
+	}
+	for (int i = 0; i < FERRET_CGROUP_LEVELS; i++) {
+		if (!kn || !BPF_CORE_READ(kn, __parent))
+			break; /* the hierarchy's root has no name worth keeping */
+		names[i] = kn;
+		n++;
+		kn = BPF_CORE_READ(kn, __parent);
+	}
+	/* Outermost first, '/'-separated. */
+	for (int i = FERRET_CGROUP_LEVELS - 1; i >= 0; i--) {
+		long w;
+		if (i >= n || !names[i])
+			continue;
+		if (len) {
+			e->data[(off + len) & (HALF - 1)] = '/';
+			len++;
+		}
+		w = bpf_probe_read_kernel_str(&e->data[(off + len) & (HALF - 1)], FERRET_CGROUP_NAME,
+					      BPF_CORE_READ(names[i], name));
+		if (w > 1)
+			len += w - 1;
+		len &= 1023;
+	}
+	return len;
+}
+
 static __always_inline void send_exec(struct exec_event *e, __u32 off)
 {
 	__u64 size = __builtin_offsetof(struct exec_event, data) + (__u64)off;
@@ -187,6 +231,9 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 
 	e->tty_len = put_tty(e, off, p);
 	off += e->tty_len;
+
+	e->cgroup_len = put_cgroup(e, off, p);
+	off += e->cgroup_len;
 
 	/* argv as the kernel laid it on the new stack; the process has not run yet. */
 	mm = BPF_CORE_READ(p, mm);
@@ -325,6 +372,7 @@ static __always_inline int exit_exec(struct trace_event_raw_sys_exit *ctx)
 	e->filename_len = 0;
 	e->tty_len = put_tty(e, off, task);
 	off += e->tty_len;
+	e->cgroup_len = 0;
 
 	{
 		struct argv_walk w = { .e = e, .argv = args.argv, .start = off & (HALF - 1) };

@@ -2,5 +2,6 @@
 //! binary, runs real programs, and asserts on the exact events. Root only.
 
 mod cli;
+mod containers;
 mod process;
 mod syscalls;

@@ -142,6 +142,8 @@ pub struct Exec {
     /// For a `#!` script: the interpreter it names.
     pub interp: Vec<u8>,
     pub tty: Vec<u8>,
+    /// The last components of the task's cgroup path ("parent/leaf").
+    pub cgroup: Vec<u8>,
     /// argv entries (the raw NUL-separated block, split).
     pub args: Vec<Vec<u8>>,
 }
@@ -359,7 +361,7 @@ fn exec_fixed(bytes: &[u8]) -> Result<types::exec_event, DecodeError> {
 fn decode_exec(bytes: &[u8]) -> Result<Exec, DecodeError> {
     let e = exec_fixed(bytes)?;
     let data = &bytes[EXEC_FIXED..];
-    let lens = [e.exe_len, e.cwd_len, e.filename_len, e.interp_len, e.tty_len, e.args_len];
+    let lens = [e.exe_len, e.cwd_len, e.filename_len, e.interp_len, e.tty_len, e.cgroup_len, e.args_len];
     let total: usize = lens.iter().map(|&l| usize::from(l)).sum();
     if total > data.len() {
         return Err(DecodeError::Overrun { total, have: data.len() });
@@ -391,7 +393,8 @@ fn decode_exec(bytes: &[u8]) -> Result<Exec, DecodeError> {
         filename: parts[2].to_vec(),
         interp: parts[3].to_vec(),
         tty: parts[4].to_vec(),
-        args: split_args(parts[5]),
+        cgroup: parts[5].to_vec(),
+        args: split_args(parts[6]),
     })
 }
 
@@ -535,7 +538,7 @@ pub mod encode {
             args.extend_from_slice(a);
             args.push(0);
         }
-        let parts: [&[u8]; 6] = [&e.exe, &e.cwd, &e.filename, &e.interp, &e.tty, &args];
+        let parts: [&[u8]; 7] = [&e.exe, &e.cwd, &e.filename, &e.interp, &e.tty, &e.cgroup, &args];
         let data_len: usize = parts.iter().map(|p| p.len()).sum();
         let mut raw = types::exec_event::default();
         raw.hdr = raw_header(KIND_EXEC, EXEC_FIXED + data_len, &e.header);
@@ -555,6 +558,7 @@ pub mod encode {
         raw.filename_len = e.filename.len() as u16;
         raw.interp_len = e.interp.len() as u16;
         raw.tty_len = e.tty.len() as u16;
+        raw.cgroup_len = e.cgroup.len() as u16;
         raw.args_len = args.len() as u16;
         let mut out = as_bytes(&raw);
         out.truncate(EXEC_FIXED);
@@ -622,6 +626,7 @@ mod tests {
             filename: b"./x.sh".to_vec(),
             interp: b"/bin/bash".to_vec(),
             tty: b"pts0".to_vec(),
+            cgroup: b"machine.slice/libpod-0123.scope".to_vec(),
             args: vec![b"x.sh".to_vec(), b"\xff\xfe quote\"".to_vec(), Vec::new()],
         }
     }
@@ -706,7 +711,7 @@ mod tests {
                 }
             }
             if let Ok(Record::Exec(e)) = decode(&b) {
-                let strings = e.exe.len() + e.cwd.len() + e.filename.len() + e.interp.len() + e.tty.len();
+                let strings = e.exe.len() + e.cwd.len() + e.filename.len() + e.interp.len() + e.tty.len() + e.cgroup.len();
                 assert!(strings <= b.len());
             }
         }

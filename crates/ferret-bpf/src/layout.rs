@@ -49,7 +49,7 @@ fn shared_structs_match_the_compiled_object() {
         ktime_boot_ns, kind, size, task));
     check(&btf, "exec_event", size_of::<types::exec_event>(), offsets!(types::exec_event;
         hdr, ret, flags, exe_ino, exe_size, exe_mtime_sec, exe_mtime_nsec, exe_dev, exe_nlink, exe_mode, argc,
-        old_pid, exe_len, cwd_len, filename_len, interp_len, tty_len, args_len, _pad, data));
+        old_pid, exe_len, cwd_len, filename_len, interp_len, tty_len, args_len, cgroup_len, _pad, data));
     check(&btf, "fork_event", size_of::<types::fork_event>(), offsets!(types::fork_event;
         hdr, child_start_boottime, child_pid, child_tid, flags, _pad));
     check(&btf, "exit_event", size_of::<types::exit_event>(), offsets!(types::exit_event;

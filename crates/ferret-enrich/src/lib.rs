@@ -5,6 +5,7 @@
 //! are computed off the reader's thread: an [`Enriched`] event may carry a
 //! hash still in progress, which [`Enriched::finish`] waits for (bounded).
 
+pub mod container;
 pub mod hash;
 pub mod host;
 pub mod proctable;
@@ -157,7 +158,7 @@ impl Enricher {
             Some(sh) => (sh.event_type, Some(sh)),
             None => ("syscall", None),
         };
-        let mut ev = self.event(event_type, s.header.ktime_boot_ns, s.ret, process);
+        let mut ev = self.event(&key, event_type, s.header.ktime_boot_ns, s.ret, process);
         if let Some(sh) = shaped {
             ev.error = sh.error;
             ev.file = sh.file;
@@ -203,6 +204,11 @@ impl Enricher {
             }
         }
         p.hash.clone()
+    }
+
+    /// The container of a process in the table.
+    fn container(&self, key: &ProcKey) -> Option<Arc<ferret_event::Container>> {
+        self.table.get(key).and_then(|p| p.container.clone())
     }
 
     fn process(&mut self, key: &ProcKey, task: &Task) -> (Process, Option<Arc<HashSlot>>) {
@@ -251,7 +257,7 @@ impl Enricher {
         (proc, hash)
     }
 
-    fn event(&self, event_type: &str, boot_ns: u64, ret: i64, process: Process) -> Event {
+    fn event(&self, key: &ProcKey, event_type: &str, boot_ns: u64, ret: i64, process: Process) -> Event {
         Event {
             id: uuid::Uuid::now_v7().to_string(),
             time: self.clock.rfc3339(boot_ns),
@@ -260,7 +266,7 @@ impl Enricher {
             error: errno_name(ret),
             host: self.host.clone(),
             process,
-            container: None,
+            container: self.container(key),
             ..Default::default()
         }
     }
@@ -283,7 +289,7 @@ impl Enricher {
         if failed {
             // Nothing ran: the actor keeps its image; the attempt is in `exec`.
             let (process, hash) = self.process(&key, task);
-            let mut ev = self.event(ferret_event::types::PROCESS_EXEC, e.header.ktime_boot_ns, i64::from(e.ret), process);
+            let mut ev = self.event(&key, ferret_event::types::PROCESS_EXEC, e.header.ktime_boot_ns, i64::from(e.ret), process);
             let attempted: Vec<String> = e.args.iter().map(|a| lossy(a).0).collect();
             ev.extra.insert("attempted_args".to_string(), serde_json::Value::from(attempted));
             ev.extra.insert("attempted_args_truncated".to_string(), serde_json::Value::from(e.has(exec_flags::ARGS_TRUNCATED)));
@@ -310,10 +316,11 @@ impl Enricher {
             p.egid = task.egid;
             p.loginuid = task.loginuid;
             p.hash = Some(hash);
+            p.container = container::container_of(&lossy(&e.cgroup).0).map(Arc::new);
             p.refresh_summary();
         }
         let (process, hash) = self.process(&key, task);
-        let mut ev = self.event(ferret_event::types::PROCESS_EXEC, e.header.ktime_boot_ns, 0, process);
+        let mut ev = self.event(&key, ferret_event::types::PROCESS_EXEC, e.header.ktime_boot_ns, 0, process);
         if e.has(exec_flags::EXE_TRUNCATED) {
             ev.extra.insert("exe_path_truncated".to_string(), serde_json::Value::from(true));
         }
@@ -342,7 +349,7 @@ impl Enricher {
             }
         }
         let (process, hash) = self.process(&key, task);
-        let mut ev = self.event(ferret_event::types::PROCESS_FORK, f.header.ktime_boot_ns, i64::from(f.child_pid), process);
+        let mut ev = self.event(&key, ferret_event::types::PROCESS_FORK, f.header.ktime_boot_ns, i64::from(f.child_pid), process);
         ev.child = Some(ForkInfo {
             pid: f.child_pid,
             tid: f.child_tid,
@@ -357,7 +364,7 @@ impl Enricher {
         let task = &x.header.task;
         let key = self.actor(task);
         let (process, hash) = self.process(&key, task);
-        let mut ev = self.event(ferret_event::types::PROCESS_EXIT, x.header.ktime_boot_ns, 0, process);
+        let mut ev = self.event(&key, ferret_event::types::PROCESS_EXIT, x.header.ktime_boot_ns, 0, process);
         ev.exit = Some(ExitInfo {
             code: x.status(),
             signal: x.signal(),

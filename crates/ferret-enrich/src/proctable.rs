@@ -57,6 +57,8 @@ pub struct ProcInfo {
     pub args_truncated: bool,
     pub cwd: Option<String>,
     pub tty: Option<String>,
+    /// The container it runs in (from its cgroup at exec, or /proc when seeded).
+    pub container: Option<Arc<ferret_event::Container>>,
     pub escaped: Vec<String>,
     /// The executable's hash, requested at exec (or lazily for seeded ones).
     pub hash: Option<Arc<HashSlot>>,
@@ -373,6 +375,7 @@ fn read_proc(proc: &procfs::process::Process, ns_per_tick: u64) -> Option<ProcIn
     });
     let cwd_bytes = cwd.as_ref().map(|p| p.as_os_str().as_bytes().to_vec());
     set_image(&mut info, exe_bytes.as_deref(), &args, cwd_bytes.as_deref(), None);
+    info.container = crate::container::proc_cgroup(pid).and_then(|c| crate::container::container_of(&c)).map(Arc::new);
     Some(info)
 }
 

@@ -167,6 +167,24 @@ pub struct ExitInfo {
     pub core_dumped: bool,
 }
 
+/// The container a process runs in, as its cgroup names it. Runtime
+/// metadata (name, image, labels, pod name) is not collected yet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Container {
+    /// The full 64-hex-digit container id.
+    pub id: String,
+    /// "docker", "containerd", "cri-o", "podman", "cri" (a kubelet cgroupfs
+    /// layout), or "unknown".
+    pub runtime: String,
+    /// The Kubernetes pod uid, when the cgroup path carries it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_uid: Option<String>,
+    /// The cgroup path (its last components) the id was read from.
+    pub cgroup: String,
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, Value>,
+}
+
 /// The inode a file event resolved.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Inode {
@@ -292,7 +310,8 @@ pub struct Event {
     pub error: Option<String>,
     pub host: Arc<Host>,
     pub process: Process,
-    pub container: Option<Value>,
+    /// Null for host processes.
+    pub container: Option<Arc<Container>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exec: Option<ExecInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -330,7 +349,7 @@ pub struct Finding {
     pub title: String,
     pub description: String,
     pub process: Process,
-    pub container: Option<Value>,
+    pub container: Option<Arc<Container>>,
     pub host: Arc<Host>,
     pub evidence: Vec<Event>,
     pub action: String,
