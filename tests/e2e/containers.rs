@@ -57,3 +57,89 @@ fn container_processes_carry_the_container_id_and_host_ones_none() {
     });
     assert_eq!(host["container"], serde_json::Value::Null);
 }
+
+/// `podman system service` on a socket of the test's own, stopped on drop.
+struct PodmanService {
+    child: std::process::Child,
+    socket: std::path::PathBuf,
+}
+
+impl PodmanService {
+    fn start(dir: &std::path::Path) -> PodmanService {
+        let socket = dir.join("podman.sock");
+        let child = Command::new("podman")
+            .args(["system", "service", "--time=0"])
+            .arg(format!("unix://{}", socket.display()))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("podman system service");
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !socket.exists() {
+            assert!(std::time::Instant::now() < deadline, "podman API socket did not appear");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        PodmanService { child, socket }
+    }
+}
+
+impl Drop for PodmanService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn runtime_metadata_and_kubernetes_labels_reach_the_events() {
+    ferret_e2e::require_root();
+    image();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let api = PodmanService::start(dir.path());
+    let (_cfg_dir, cfg) = ferret_e2e::config_file(&format!(
+        "[containers]\nruntime_socket = {:?}\n",
+        api.socket.display().to_string()
+    ));
+    let sensor = Sensor::start(&["--config", cfg.to_str().expect("utf-8")]);
+    let name = format!("ferret-meta-{}", std::process::id());
+    let shared = dir.path().join("shared");
+    std::fs::create_dir_all(&shared).expect("mkdir");
+    let cidfile = dir.path().join("cid");
+    let out = Command::new("podman")
+        .args(["--runtime", "runc", "run", "--rm", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096"])
+        .args(["--privileged", "--name", &name])
+        .args(["--label", "io.kubernetes.pod.name=web-7", "--label", "io.kubernetes.pod.namespace=shop"])
+        .args(["--label", "io.kubernetes.container.name=nginx"])
+        .arg("-v")
+        .arg(format!("{}:/shared", shared.display()))
+        .arg("--cidfile")
+        .arg(&cidfile)
+        // The first exec may come before the lookup answers; the last, a
+        // second later, must carry everything.
+        .args([IMAGE, "/bin/sh", "-c", "/bin/true; /bin/sleep 3; /bin/cat /proc/self/cgroup > /dev/null"])
+        .output()
+        .expect("podman run");
+    assert!(out.status.success(), "podman run: {}", String::from_utf8_lossy(&out.stderr));
+    let cid = std::fs::read_to_string(&cidfile).expect("cidfile").trim().to_string();
+    let ev = sensor.wait_for(Duration::from_secs(30), "an exec in the container with its metadata", |v| {
+        v["type"] == "process_exec"
+            && v["process"]["args"][0] == "/bin/cat"
+            && v["container"]["id"] == cid.as_str()
+            && v["container"]["metadata"] == "ok"
+    });
+    let c = &ev["container"];
+    assert_eq!(c["metadata"], "ok", "{c}");
+    assert_eq!(c["name"], name.as_str());
+    assert_eq!(c["image"], IMAGE);
+    assert_eq!(c["privileged"], true);
+    assert_eq!(c["pod_name"], "web-7");
+    assert_eq!(c["pod_namespace"], "shop");
+    assert_eq!(c["k8s_container_name"], "nginx");
+    assert!(c["host_mounts"].as_array().is_some_and(|m| m.iter().any(|p| p == shared.to_str().expect("utf-8"))), "{c}");
+    // Every event of that container either has the metadata or says it is pending.
+    let (_, _, recs) = sensor.stop();
+    for v in recs.iter().filter(|v| v["container"]["id"] == cid.as_str()) {
+        let m = v["container"]["metadata"].as_str().unwrap_or_default();
+        assert!(m == "ok" || m == "pending", "{m}");
+    }
+}

@@ -59,7 +59,7 @@ pub fn container_of(cgroup: &str) -> Option<ferret_event::Container> {
         runtime: r.runtime,
         pod_uid: r.pod_uid,
         cgroup: cgroup.to_string(),
-        extra: Default::default(),
+        ..Default::default()
     })
 }
 

@@ -9,6 +9,7 @@ pub mod container;
 pub mod hash;
 pub mod host;
 pub mod proctable;
+pub mod runtime;
 pub mod syscall;
 
 use std::sync::Arc;
@@ -113,6 +114,7 @@ pub struct Enricher {
     host: Arc<Host>,
     clock: Clock,
     opts: EnrichOptions,
+    runtime: runtime::RuntimeMetadata,
 }
 
 impl Enricher {
@@ -120,7 +122,14 @@ impl Enricher {
         let ids = ExecIds::new(&host.boot_id);
         let table = ProcTable::new(opts.table_max, ids, host::clock_ticks_per_sec());
         let hasher = Arc::new(ExeHasher::new(opts.hash_max_bytes, opts.hash_cache, opts.hash_workers));
-        Enricher { table, hasher, host: Arc::new(host), clock, opts }
+        let runtime = runtime::RuntimeMetadata::disabled("container runtime lookups not configured");
+        Enricher { table, hasher, host: Arc::new(host), clock, opts, runtime }
+    }
+
+    /// Looks container metadata up through this runtime connection.
+    pub fn with_runtime(mut self, runtime: runtime::RuntimeMetadata) -> Enricher {
+        self.runtime = runtime;
+        self
     }
 
     /// Seeds the process table from /proc; returns how many were found.
@@ -206,9 +215,24 @@ impl Enricher {
         p.hash.clone()
     }
 
-    /// The container of a process in the table.
-    fn container(&self, key: &ProcKey) -> Option<Arc<ferret_event::Container>> {
-        self.table.get(key).and_then(|p| p.container.clone())
+    /// The container of a process in the table, with the runtime's metadata
+    /// as far as it is known now (never waiting for it).
+    fn container(&mut self, key: &ProcKey) -> Option<Arc<ferret_event::Container>> {
+        let c = self.table.get(key).and_then(|p| p.container.clone())?;
+        if c.metadata == "ok" {
+            return Some(c);
+        }
+        let state = self.runtime.get(&c.id);
+        let mut filled = (*c).clone();
+        runtime::apply(&mut filled, &state);
+        let filled = Arc::new(filled);
+        if matches!(state, runtime::MetaState::Known(_)) {
+            // Keep it: the next events of this process share it as is.
+            if let Some(p) = self.table.touch(key) {
+                p.container = Some(filled.clone());
+            }
+        }
+        Some(filled)
     }
 
     fn process(&mut self, key: &ProcKey, task: &Task) -> (Process, Option<Arc<HashSlot>>) {
@@ -257,7 +281,8 @@ impl Enricher {
         (proc, hash)
     }
 
-    fn event(&self, key: &ProcKey, event_type: &str, boot_ns: u64, ret: i64, process: Process) -> Event {
+    fn event(&mut self, key: &ProcKey, event_type: &str, boot_ns: u64, ret: i64, process: Process) -> Event {
+        let container = self.container(key);
         Event {
             id: uuid::Uuid::now_v7().to_string(),
             time: self.clock.rfc3339(boot_ns),
@@ -266,7 +291,7 @@ impl Enricher {
             error: errno_name(ret),
             host: self.host.clone(),
             process,
-            container: self.container(key),
+            container,
             ..Default::default()
         }
     }

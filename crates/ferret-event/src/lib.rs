@@ -167,8 +167,8 @@ pub struct ExitInfo {
     pub core_dumped: bool,
 }
 
-/// The container a process runs in, as its cgroup names it. Runtime
-/// metadata (name, image, labels, pod name) is not collected yet.
+/// The container a process runs in: its identity from the kernel's cgroup,
+/// its metadata from the runtime's API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct Container {
     /// The full 64-hex-digit container id.
@@ -176,11 +176,33 @@ pub struct Container {
     /// "docker", "containerd", "cri-o", "podman", "cri" (a kubelet cgroupfs
     /// layout), or "unknown".
     pub runtime: String,
-    /// The Kubernetes pod uid, when the cgroup path carries it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub pod_uid: Option<String>,
     /// The cgroup path (its last components) the id was read from.
     pub cgroup: String,
+    /// "ok", "pending" (being looked up: later events carry it), or
+    /// "unavailable: <why>" (no runtime socket, the runtime does not know it...).
+    #[serde(default)]
+    pub metadata: String,
+    pub name: Option<String>,
+    /// The image reference the container was created from.
+    pub image: Option<String>,
+    pub image_id: Option<String>,
+    pub privileged: Option<bool>,
+    /// Host paths bind-mounted into the container.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub host_mounts: Vec<String>,
+    pub network_mode: Option<String>,
+    pub started_at: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Kubernetes, from the CRI labels (and the cgroup path for the uid).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pod_uid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub k8s_container_name: Option<String>,
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,
 }

@@ -15,6 +15,26 @@ pub struct Config {
     pub kernel: KernelConfig,
     pub stats: StatsConfig,
     pub files: FilesConfig,
+    pub containers: ContainersConfig,
+}
+
+/// Container metadata from the runtime's API.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ContainersConfig {
+    /// Look metadata up at all.
+    pub metadata: bool,
+    /// The runtime's Docker-API socket; unset: the first of
+    /// /run/podman/podman.sock, /var/run/docker.sock, /run/docker.sock.
+    pub runtime_socket: Option<PathBuf>,
+    /// How long one lookup may take (ms).
+    pub lookup_timeout_ms: u64,
+}
+
+impl Default for ContainersConfig {
+    fn default() -> Self {
+        ContainersConfig { metadata: true, runtime_socket: None, lookup_timeout_ms: 2000 }
+    }
 }
 
 /// Which read-only opens cross to userspace (writes always do).
@@ -125,6 +145,7 @@ impl Default for Config {
             kernel: KernelConfig::default(),
             stats: StatsConfig::default(),
             files: FilesConfig::default(),
+            containers: ContainersConfig::default(),
         }
     }
 }

@@ -158,6 +158,12 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
 
     let host = host_info();
     let mut enricher = Enricher::new(cfg.enrich_options(), host, Clock::now());
+    if cfg.containers.metadata {
+        enricher = enricher.with_runtime(ferret_enrich::runtime::RuntimeMetadata::start(
+            cfg.containers.runtime_socket.as_deref(),
+            Duration::from_millis(cfg.containers.lookup_timeout_ms),
+        ));
+    }
     // Attach first, then seed: a process that starts in between is seen by
     // both, which the table tolerates; the other order would miss it.
     let sensor = match Sensor::start(&SensorOptions {

@@ -1,0 +1,256 @@
+//! Container metadata from the runtime's API socket (the Docker Engine API,
+//! which Podman also serves), through `bollard`.
+//!
+//! The event pipeline never waits on the socket: a container seen for the
+//! first time is looked up in the background and its events say
+//! `metadata: "pending"` until the answer is in the cache; later events
+//! carry the full metadata. The runtime's event stream refreshes the cache
+//! when a container starts and drops it when it is removed. An absent, slow
+//! or broken socket is logged once and leaves the metadata `unavailable`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bollard::Docker;
+use futures_util::StreamExt;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+/// Runtime sockets tried, in order, when none is configured.
+pub const DEFAULT_SOCKETS: &[&str] = &["/run/podman/podman.sock", "/var/run/docker.sock", "/run/docker.sock"];
+
+/// What the runtime says about one container.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContainerMeta {
+    pub name: Option<String>,
+    /// The image reference as given ("docker.io/library/nginx:1.25").
+    pub image: Option<String>,
+    pub image_id: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub privileged: bool,
+    /// Host paths bind-mounted into the container.
+    pub host_mounts: Vec<String>,
+    pub network_mode: Option<String>,
+    pub started_at: Option<String>,
+}
+
+/// The state of one container's metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MetaState {
+    Known(Arc<ContainerMeta>),
+    Pending,
+    Unavailable(String),
+}
+
+/// An unavailable answer (timeout, error, unknown id) is asked again after this.
+const RETRY_AFTER: Duration = Duration::from_secs(10);
+
+#[derive(Debug)]
+struct Shared {
+    /// The state and when it was set.
+    cache: Mutex<HashMap<String, (MetaState, std::time::Instant)>>,
+}
+
+/// Background lookups and the cache they fill.
+#[derive(Debug)]
+pub struct RuntimeMetadata {
+    shared: Arc<Shared>,
+    requests: Option<UnboundedSender<String>>,
+    /// Why there is no runtime connection, when there is none.
+    disabled: Option<String>,
+}
+
+fn first_socket(configured: Option<&Path>) -> Option<PathBuf> {
+    match configured {
+        Some(p) => Some(p.to_path_buf()),
+        None => DEFAULT_SOCKETS.iter().map(PathBuf::from).find(|p| p.exists()),
+    }
+}
+
+fn meta_of(r: bollard::models::ContainerInspectResponse) -> ContainerMeta {
+    let config = r.config.unwrap_or_default();
+    let host = r.host_config.unwrap_or_default();
+    let host_mounts = r
+        .mounts
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| matches!(m.typ, Some(bollard::models::MountPointTypeEnum::BIND)))
+        .filter_map(|m| m.source)
+        .collect();
+    ContainerMeta {
+        name: r.name.map(|n| n.trim_start_matches('/').to_string()),
+        image: config.image,
+        image_id: r.image,
+        labels: config.labels.unwrap_or_default().into_iter().collect(),
+        privileged: host.privileged.unwrap_or(false),
+        host_mounts,
+        network_mode: host.network_mode,
+        started_at: r.state.and_then(|s| s.started_at),
+    }
+}
+
+async fn serve(
+    docker: Docker,
+    shared: Arc<Shared>,
+    tx: UnboundedSender<String>,
+    mut rx: UnboundedReceiver<String>,
+    timeout: Duration,
+) {
+    // Keep the cache current from the runtime's own events: refetch in the
+    // background on a change (what is cached stays meanwhile), forget on removal.
+    let events_docker = docker.clone();
+    let events_shared = shared.clone();
+    tokio::spawn(async move {
+        let mut stream = events_docker.events(None::<bollard::query_parameters::EventsOptions>);
+        while let Some(Ok(ev)) = stream.next().await {
+            let (Some(action), Some(id)) = (ev.action, ev.actor.and_then(|a| a.id)) else { continue };
+            match action.as_str() {
+                "start" | "update" | "rename" => {
+                    let _ = tx.send(id);
+                }
+                "destroy" | "remove" => {
+                    events_shared.cache.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                }
+                _ => {}
+            }
+        }
+    });
+    let mut logged = false;
+    while let Some(id) = rx.recv().await {
+        let lookup = tokio::time::timeout(timeout, docker.inspect_container(&id, None::<bollard::query_parameters::InspectContainerOptions>));
+        let state = match lookup.await {
+            Ok(Ok(r)) => MetaState::Known(Arc::new(meta_of(r))),
+            Ok(Err(e)) => {
+                if !logged {
+                    eprintln!("ferret: container runtime lookup failed (logged once): {e}");
+                    logged = true;
+                }
+                MetaState::Unavailable(format!("runtime: {e}"))
+            }
+            Err(_) => MetaState::Unavailable("runtime did not answer in time".into()),
+        };
+        shared.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(id, (state, std::time::Instant::now()));
+    }
+}
+
+impl RuntimeMetadata {
+    /// Connects to `socket` (or the first default one that exists) on a
+    /// background thread. Never fails: without a runtime, every lookup says
+    /// `Unavailable` with the reason.
+    pub fn start(socket: Option<&Path>, timeout: Duration) -> RuntimeMetadata {
+        let shared = Arc::new(Shared { cache: Mutex::new(HashMap::new()) });
+        let Some(path) = first_socket(socket) else {
+            return RuntimeMetadata { shared, requests: None, disabled: Some("no container runtime socket found".into()) };
+        };
+        let docker = match Docker::connect_with_unix(&path.display().to_string(), timeout.as_secs().max(1), bollard::API_DEFAULT_VERSION) {
+            Ok(d) => d,
+            Err(e) => {
+                let why = format!("cannot use {}: {e}", path.display());
+                eprintln!("ferret: container metadata off: {why}");
+                return RuntimeMetadata { shared, requests: None, disabled: Some(why) };
+            }
+        };
+        let (tx, rx) = unbounded_channel();
+        let worker_shared = shared.clone();
+        let refresh = tx.clone();
+        let spawned = std::thread::Builder::new().name("ferret-runtime".into()).spawn(move || {
+            match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(rt) => rt.block_on(serve(docker, worker_shared, refresh, rx, timeout)),
+                Err(e) => eprintln!("ferret: container metadata off: {e}"),
+            }
+        });
+        if let Err(e) = spawned {
+            return RuntimeMetadata { shared, requests: None, disabled: Some(format!("cannot start: {e}")) };
+        }
+        RuntimeMetadata { shared, requests: Some(tx), disabled: None }
+    }
+
+    /// A disabled instance, for replays and tests.
+    pub fn disabled(why: &str) -> RuntimeMetadata {
+        RuntimeMetadata {
+            shared: Arc::new(Shared { cache: Mutex::new(HashMap::new()) }),
+            requests: None,
+            disabled: Some(why.to_string()),
+        }
+    }
+
+    /// The metadata of container `id` now; starts a lookup the first time.
+    pub fn get(&self, id: &str) -> MetaState {
+        let Some(tx) = &self.requests else {
+            return MetaState::Unavailable(self.disabled.clone().unwrap_or_default());
+        };
+        let mut cache = self.shared.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let now = std::time::Instant::now();
+        match cache.get(id) {
+            Some((MetaState::Unavailable(_), at)) if now.duration_since(*at) >= RETRY_AFTER => {}
+            Some((s, _)) => return s.clone(),
+            None => {}
+        }
+        cache.insert(id.to_string(), (MetaState::Pending, now));
+        if tx.send(id.to_string()).is_err() {
+            let s = MetaState::Unavailable("runtime worker stopped".into());
+            cache.insert(id.to_string(), (s.clone(), now));
+            return s;
+        }
+        MetaState::Pending
+    }
+}
+
+/// Fills a container object from the runtime's answer.
+pub fn apply(c: &mut ferret_event::Container, state: &MetaState) {
+    match state {
+        MetaState::Pending => c.metadata = "pending".into(),
+        MetaState::Unavailable(why) => c.metadata = format!("unavailable: {why}"),
+        MetaState::Known(m) => {
+            c.metadata = "ok".into();
+            c.name = m.name.clone();
+            c.image = m.image.clone();
+            c.image_id = m.image_id.clone();
+            c.privileged = Some(m.privileged);
+            c.host_mounts = m.host_mounts.clone();
+            c.network_mode = m.network_mode.clone();
+            c.started_at = m.started_at.clone();
+            let label = |k: &str| m.labels.get(k).cloned();
+            c.pod_name = label("io.kubernetes.pod.name");
+            c.pod_namespace = label("io.kubernetes.pod.namespace");
+            c.k8s_container_name = label("io.kubernetes.container.name");
+            if c.pod_uid.is_none() {
+                c.pod_uid = label("io.kubernetes.pod.uid");
+            }
+            c.labels = m.labels.clone();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_socket_metadata_is_unavailable_with_the_reason() {
+        let r = RuntimeMetadata::start(Some(Path::new("/nonexistent/ferret.sock")), Duration::from_secs(1));
+        match r.get("abc") {
+            MetaState::Unavailable(why) => assert!(why.contains("ferret.sock"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn kubernetes_labels_become_pod_fields() {
+        let mut labels = BTreeMap::new();
+        labels.insert("io.kubernetes.pod.name".to_string(), "web-1".to_string());
+        labels.insert("io.kubernetes.pod.namespace".to_string(), "shop".to_string());
+        labels.insert("io.kubernetes.pod.uid".to_string(), "u-1".to_string());
+        labels.insert("io.kubernetes.container.name".to_string(), "nginx".to_string());
+        let meta = ContainerMeta { labels, privileged: true, ..Default::default() };
+        let mut c = ferret_event::Container::default();
+        apply(&mut c, &MetaState::Known(Arc::new(meta)));
+        assert_eq!(c.pod_name.as_deref(), Some("web-1"));
+        assert_eq!(c.pod_namespace.as_deref(), Some("shop"));
+        assert_eq!(c.pod_uid.as_deref(), Some("u-1"));
+        assert_eq!(c.k8s_container_name.as_deref(), Some("nginx"));
+        assert_eq!(c.privileged, Some(true));
+        assert_eq!(c.metadata, "ok");
+    }
+}
