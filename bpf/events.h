@@ -49,6 +49,7 @@ enum exec_flags {
 	EXEC_F_EXECVEAT = 1u << 7, /* the syscall was execveat */
 	EXEC_F_EMPTY_PATH = 1u << 8, /* execveat with AT_EMPTY_PATH (fd execution) */
 	EXEC_F_CWD_UNREACHABLE = 1u << 9, /* cwd outside the process's root, or deleted */
+	EXEC_F_EXE_UPPER = 1u << 10, /* executable in an overlayfs upper layer: written inside the container (drift) */
 };
 
 /* fork_event.flags */

@@ -143,3 +143,47 @@ fn runtime_metadata_and_kubernetes_labels_reach_the_events() {
         assert!(m == "ok" || m == "pending", "{m}");
     }
 }
+
+#[test]
+fn drift_exec_into_a_running_container_and_its_init() {
+    ferret_e2e::require_root();
+    image();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cidfile = dir.path().join("cid");
+    let sensor = Sensor::start(&[]);
+    let run = Command::new("podman")
+        .args(["--runtime", "runc", "run", "-d", "--rm", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096"])
+        .arg("--cidfile")
+        .arg(&cidfile)
+        // A binary written inside the container, then run: drift.
+        .args([IMAGE, "/bin/sh", "-c", "/bin/cat /bin/busybox > /bb; /bin/sh -c 'chmod 755 /bb' ; /bb true; /bin/sleep 30; exit 0"])
+        .output()
+        .expect("podman run -d");
+    assert!(run.status.success(), "podman run: {}", String::from_utf8_lossy(&run.stderr));
+    let cid = std::fs::read_to_string(&cidfile).expect("cidfile").trim().to_string();
+    let exec = Command::new("podman")
+        .args(["--runtime", "runc", "exec", &cid, "/bin/cat", "/proc/self/cgroup"])
+        .output()
+        .expect("podman exec");
+    let _ = Command::new("podman").args(["rm", "-f", "-t", "0", &cid]).output();
+    assert!(exec.status.success(), "podman exec: {}", String::from_utf8_lossy(&exec.stderr));
+
+    let in_container = |v: &serde_json::Value| v["type"] == "process_exec" && v["container"]["id"] == cid.as_str();
+    let drift = sensor.wait_for(Duration::from_secs(30), "the written binary run", |v| {
+        in_container(v) && v["process"]["exe"] == "/bb"
+    });
+    assert_eq!(drift["process"]["exe_upper_layer"], true);
+    let image_bin = sensor.wait_for(Duration::from_secs(10), "a binary from the image", |v| {
+        in_container(v) && v["process"]["args"][0] == "/bin/sleep"
+    });
+    assert_eq!(image_bin["process"]["exe_upper_layer"], false);
+    let init = sensor.wait_for(Duration::from_secs(10), "the container's init", |v| {
+        in_container(v) && v["process"]["args"][0] == "/bin/sh" && v["process"]["ns_pid"] == 1
+    });
+    assert_eq!(init["process"]["container_init"], true);
+    assert_eq!(image_bin["process"]["container_init"], false, "sleep was forked by init");
+    // `podman exec` joins the running container: same id.
+    sensor.wait_for(Duration::from_secs(10), "podman exec's process", |v| {
+        in_container(v) && v["process"]["args"][0] == "/bin/cat" && v["process"]["args"][1] == "/proc/self/cgroup"
+    });
+}

@@ -115,6 +115,7 @@ pub mod exec_flags {
     pub const EXECVEAT: u32 = F::EXEC_F_EXECVEAT.0;
     pub const EMPTY_PATH: u32 = F::EXEC_F_EMPTY_PATH.0;
     pub const CWD_UNREACHABLE: u32 = F::EXEC_F_CWD_UNREACHABLE.0;
+    pub const EXE_UPPER: u32 = F::EXEC_F_EXE_UPPER.0;
 }
 
 /// Bits of [`Fork::flags`], as `enum fork_flags` in `bpf/events.h`.

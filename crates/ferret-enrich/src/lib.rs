@@ -265,6 +265,8 @@ impl Enricher {
             exe_file: p.exe_file.as_ref().map(exe_file),
             exe_deleted: p.exe_deleted,
             exe_memfd: p.exe_memfd,
+            exe_upper_layer: p.exe_upper_layer,
+            container_init: p.container.is_some() && task.ns_pid == 1,
             args: p.args.clone(),
             args_truncated: p.args_truncated,
             cmdline: p.cmdline.clone(),
@@ -334,6 +336,7 @@ impl Enricher {
             p.exe_file = Some(e.exe_file);
             p.exe_deleted = e.has(exec_flags::EXE_DELETED);
             p.exe_memfd = e.has(exec_flags::EXE_INTERNAL) && e.exe.starts_with(b"/memfd:");
+            p.exe_upper_layer = e.has(exec_flags::EXE_UPPER);
             p.comm = lossy(&task.comm).0;
             p.uid = task.uid;
             p.euid = task.euid;

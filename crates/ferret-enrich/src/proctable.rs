@@ -51,6 +51,7 @@ pub struct ProcInfo {
     pub exe_file: Option<FileId>,
     pub exe_deleted: bool,
     pub exe_memfd: bool,
+    pub exe_upper_layer: bool,
     pub args: Arc<Vec<String>>,
     /// argv joined by spaces, computed once per exec.
     pub cmdline: Arc<str>,

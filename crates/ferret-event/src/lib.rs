@@ -94,6 +94,13 @@ pub struct Process {
     /// The executable is a memfd (fileless execution).
     #[serde(default)]
     pub exe_memfd: bool,
+    /// The executable lives in an overlayfs upper layer: it was written or
+    /// modified inside the container, not shipped in its image (drift).
+    #[serde(default)]
+    pub exe_upper_layer: bool,
+    /// The process is its container's init (pid 1 in the container's pid namespace).
+    #[serde(default)]
+    pub container_init: bool,
     /// Shared with the process table: events of one process do not copy it.
     pub args: Arc<Vec<String>>,
     /// True when argv was longer than the capture limit.
