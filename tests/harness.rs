@@ -87,10 +87,19 @@ impl Sensor {
         s
     }
 
-    /// Events written so far.
+    /// Records written so far: every complete line (ferret may be in the
+    /// middle of writing the last one).
     pub fn records(&self) -> Vec<Value> {
         let text = std::fs::read_to_string(&self.out).unwrap_or_default();
-        text.lines().filter(|l| !l.is_empty()).map(|l| serde_json::from_str(l).expect("every line is JSON")).collect()
+        let complete = match text.rfind('\n') {
+            Some(end) => &text[..end],
+            None => "",
+        };
+        complete
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect()
     }
 
     /// Waits until `pred` holds for some event, or panics after `timeout`.
