@@ -236,6 +236,33 @@ mod tests {
         }
     }
 
+    /// A socket that answers garbage: lookups end unavailable, nothing panics.
+    #[test]
+    fn a_runtime_answering_garbage_leaves_metadata_unavailable() {
+        use std::io::{Read, Write};
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("garbage.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&path).expect("bind");
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten().take(8) {
+                let mut conn = conn;
+                let mut buf = [0u8; 1024];
+                let _ = conn.read(&mut buf);
+                let _ = conn.write_all(b"\x00\xffnot http at all\r\n\r\n\xfe");
+            }
+        });
+        let r = RuntimeMetadata::start(Some(&path), Duration::from_secs(1));
+        assert_eq!(r.get("abc"), MetaState::Pending);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match r.get("abc") {
+                MetaState::Unavailable(_) => break,
+                MetaState::Pending if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+                other => panic!("{other:?}"),
+            }
+        }
+    }
+
     #[test]
     fn kubernetes_labels_become_pod_fields() {
         let mut labels = BTreeMap::new();
