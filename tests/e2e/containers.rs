@@ -27,6 +27,14 @@ fn image() {
     assert!(st.success(), "podman import");
 }
 
+/// `podman run` as this host needs it (runc: crun refuses the hybrid cgroup
+/// layout; limits no higher than ours: we lack CAP_SYS_RESOURCE).
+fn podman_run() -> Command {
+    let mut c = Command::new("podman");
+    c.args(["--runtime", "runc", "run", "--rm", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096"]);
+    c
+}
+
 #[test]
 fn container_processes_carry_the_container_id_and_host_ones_none() {
     ferret_e2e::require_root();
@@ -34,8 +42,7 @@ fn container_processes_carry_the_container_id_and_host_ones_none() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cidfile = dir.path().join("cid");
     let sensor = Sensor::start(&[]);
-    let out = Command::new("podman")
-        .args(["--runtime", "runc", "run", "--rm", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096"])
+    let out = podman_run()
         .arg("--cidfile")
         .arg(&cidfile)
         .args([IMAGE, "/bin/sh", "-c", "/bin/cat /proc/self/cgroup > /dev/null; exit 0"])
@@ -105,8 +112,7 @@ fn runtime_metadata_and_kubernetes_labels_reach_the_events() {
     let shared = dir.path().join("shared");
     std::fs::create_dir_all(&shared).expect("mkdir");
     let cidfile = dir.path().join("cid");
-    let out = Command::new("podman")
-        .args(["--runtime", "runc", "run", "--rm", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096"])
+    let out = podman_run()
         .args(["--privileged", "--name", &name])
         .args(["--label", "io.kubernetes.pod.name=web-7", "--label", "io.kubernetes.pod.namespace=shop"])
         .args(["--label", "io.kubernetes.container.name=nginx"])
@@ -151,8 +157,8 @@ fn drift_exec_into_a_running_container_and_its_init() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cidfile = dir.path().join("cid");
     let sensor = Sensor::start(&[]);
-    let run = Command::new("podman")
-        .args(["--runtime", "runc", "run", "-d", "--rm", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096"])
+    let run = podman_run()
+        .arg("-d")
         .arg("--cidfile")
         .arg(&cidfile)
         // A binary written inside the container, then run: drift.
