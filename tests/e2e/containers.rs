@@ -137,6 +137,8 @@ fn runtime_metadata_and_kubernetes_labels_reach_the_events() {
     assert_eq!(c["metadata"], "ok", "{c}");
     assert_eq!(c["name"], name.as_str());
     assert_eq!(c["image"], IMAGE);
+    assert_eq!(c["image_repository"], "localhost/ferret-busybox");
+    assert_eq!(c["image_tag"], "test");
     assert_eq!(c["privileged"], true);
     assert_eq!(c["pod_name"], "web-7");
     assert_eq!(c["pod_namespace"], "shop");
@@ -188,6 +190,13 @@ fn drift_exec_into_a_running_container_and_its_init() {
     });
     assert_eq!(init["process"]["container_init"], true);
     assert_eq!(image_bin["process"]["container_init"], false, "sleep was forked by init");
+    // A file written on the container's overlay root: the path as the
+    // container sees it, resolved by the kernel.
+    let write = sensor.wait_for(Duration::from_secs(10), "the write of /bb", |v| {
+        v["type"] == "file_open" && v["container"]["id"] == cid.as_str() && v["file"]["path"] == "/bb"
+    });
+    assert_eq!(write["file"]["path_source"], "kernel");
+    assert!(write["file"]["flags"].as_array().is_some_and(|f| f.contains(&serde_json::Value::from("O_CREAT"))));
     // `podman exec` joins the running container: same id.
     sensor.wait_for(Duration::from_secs(10), "podman exec's process", |v| {
         in_container(v) && v["process"]["args"][0] == "/bin/cat" && v["process"]["args"][1] == "/proc/self/cgroup"

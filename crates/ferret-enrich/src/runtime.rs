@@ -197,6 +197,22 @@ impl RuntimeMetadata {
     }
 }
 
+/// Splits an image reference into repository, tag and digest:
+/// `registry:5000/team/app:1.2@sha256:ab..` gives
+/// (`registry:5000/team/app`, `1.2`, `sha256:ab..`). A port in the registry
+/// is not a tag: only a colon after the last `/` starts one.
+pub fn split_image(reference: &str) -> (String, Option<String>, Option<String>) {
+    let (name, digest) = match reference.split_once('@') {
+        Some((n, d)) => (n, Some(d.to_string())),
+        None => (reference, None),
+    };
+    let last_slash = name.rfind('/').map(|i| i + 1).unwrap_or(0);
+    match name[last_slash..].rfind(':') {
+        Some(i) => (name[..last_slash + i].to_string(), Some(name[last_slash + i + 1..].to_string()), digest),
+        None => (name.to_string(), None, digest),
+    }
+}
+
 /// Fills a container object from the runtime's answer.
 pub fn apply(c: &mut ferret_event::Container, state: &MetaState) {
     match state {
@@ -206,6 +222,12 @@ pub fn apply(c: &mut ferret_event::Container, state: &MetaState) {
             c.metadata = "ok".into();
             c.name = m.name.clone();
             c.image = m.image.clone();
+            if let Some(image) = &m.image {
+                let (repository, tag, digest) = split_image(image);
+                c.image_repository = Some(repository);
+                c.image_tag = tag;
+                c.image_digest = digest;
+            }
             c.image_id = m.image_id.clone();
             c.privileged = Some(m.privileged);
             c.host_mounts = m.host_mounts.clone();
@@ -261,6 +283,19 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn image_references_split() {
+        let s = |r: &str| split_image(r);
+        assert_eq!(s("nginx"), ("nginx".into(), None, None));
+        assert_eq!(s("localhost/ferret-busybox:test"), ("localhost/ferret-busybox".into(), Some("test".into()), None));
+        assert_eq!(
+            s("registry:5000/team/app:1.2@sha256:abcd"),
+            ("registry:5000/team/app".into(), Some("1.2".into()), Some("sha256:abcd".into()))
+        );
+        assert_eq!(s("registry:5000/team/app"), ("registry:5000/team/app".into(), None, None));
+        assert_eq!(s("app@sha256:ff"), ("app".into(), None, Some("sha256:ff".into())));
     }
 
     #[test]

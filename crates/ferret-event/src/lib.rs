@@ -192,6 +192,13 @@ pub struct Container {
     pub name: Option<String>,
     /// The image reference the container was created from.
     pub image: Option<String>,
+    /// `image` split: repository, tag and digest (each when present).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_repository: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_tag: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_digest: Option<String>,
     pub image_id: Option<String>,
     pub privileged: Option<bool>,
     /// Host paths bind-mounted into the container.
