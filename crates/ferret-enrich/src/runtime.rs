@@ -5,7 +5,7 @@
 //! first time is looked up in the background and its events say
 //! `metadata: "pending"` until the answer is in the cache; later events
 //! carry the full metadata. The runtime's event stream refreshes the cache
-//! when a container starts and drops it when it is removed. An absent, slow
+//! when a container starts and drops it when it stops or is removed. An absent, slow
 //! or broken socket is logged once and leaves the metadata `unavailable`.
 
 use std::collections::{BTreeMap, HashMap};
@@ -98,7 +98,7 @@ async fn serve(
     timeout: Duration,
 ) {
     // Keep the cache current from the runtime's own events: refetch in the
-    // background on a change (what is cached stays meanwhile), forget on removal.
+    // background on a change (what is cached stays meanwhile), forget on stop.
     let events_docker = docker.clone();
     let events_shared = shared.clone();
     tokio::spawn(async move {
@@ -109,7 +109,7 @@ async fn serve(
                 "start" | "update" | "rename" => {
                     let _ = tx.send(id);
                 }
-                "destroy" | "remove" => {
+                "die" | "stop" | "destroy" | "remove" => {
                     events_shared.cache.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
                 }
                 _ => {}
