@@ -5,7 +5,7 @@
 //! first time is looked up in the background and its events say
 //! `metadata: "pending"` until the answer is in the cache; later events
 //! carry the full metadata. The runtime's event stream refreshes the cache
-//! when a container starts and drops it when it stops or is removed. An absent, slow
+//! when a container starts and drops it a minute after it stops. An absent, slow
 //! or broken socket is logged once and leaves the metadata `unavailable`.
 
 use std::collections::{BTreeMap, HashMap};
@@ -42,6 +42,9 @@ pub enum MetaState {
     Pending,
     Unavailable(String),
 }
+
+/// How long a stopped container's metadata is kept for its trailing events.
+const FORGET_AFTER: Duration = Duration::from_secs(60);
 
 /// An unavailable answer (timeout, error, unknown id) is asked again after this.
 const RETRY_AFTER: Duration = Duration::from_secs(10);
@@ -98,7 +101,8 @@ async fn serve(
     timeout: Duration,
 ) {
     // Keep the cache current from the runtime's own events: refetch in the
-    // background on a change (what is cached stays meanwhile), forget on stop.
+    // background on a change (what is cached stays meanwhile), forget a
+    // while after it stops.
     let events_docker = docker.clone();
     let events_shared = shared.clone();
     tokio::spawn(async move {
@@ -110,7 +114,13 @@ async fn serve(
                     let _ = tx.send(id);
                 }
                 "die" | "stop" | "destroy" | "remove" => {
-                    events_shared.cache.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                    // Not at once: the container's last events (its processes'
+                    // exits) are still on their way and should carry it.
+                    let shared = events_shared.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(FORGET_AFTER).await;
+                        shared.cache.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+                    });
                 }
                 _ => {}
             }
