@@ -84,3 +84,33 @@ fn bad_config_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("ferret.toml") && err.contains("ancestorz"), "{err}");
 }
+
+#[test]
+fn stats_are_periodic_and_sigterm_stops_cleanly() {
+    require_root();
+    let (_d, cfg) = ferret_e2e::config_file("[stats]\ninterval_secs = 1\n");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("o.jsonl");
+    let mut child = Command::new(ferret_bin())
+        .args(["run", "--quiet", "--config"])
+        .arg(&cfg)
+        .arg("--output")
+        .arg(&out)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run");
+    std::thread::sleep(std::time::Duration::from_millis(3500));
+    // SAFETY: kill(2) on our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let output = child.wait_with_output().expect("wait");
+    assert!(output.status.success(), "SIGTERM is a clean stop");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("lost in kernel"));
+    let text = std::fs::read_to_string(&out).expect("output");
+    let stats: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["kind"] == "stats")
+        .collect();
+    assert!(stats.iter().filter(|s| s["last"] == false).count() >= 2, "periodic stats: {}", stats.len());
+    assert_eq!(stats.last().map(|s| s["last"].clone()), Some(serde_json::Value::Bool(true)));
+}

@@ -62,6 +62,7 @@ pub fn doctor(as_json: bool) -> ExitCode {
                 "required": p.required,
                 "role": p.role,
             })).collect::<Vec<_>>(),
+            "syscalls": ferret_bpf::loader::SYSCALL_HOOKS.iter().map(|(_, n, _)| *n).collect::<Vec<_>>(),
             "can_run": verdict.is_none(),
             "reason": verdict,
         });
@@ -91,6 +92,8 @@ pub fn doctor(as_json: bool) -> ExitCode {
                 println!("    {:<20} {:<8} {:<48} {}", p.name, need, status_text(&p.status), p.role);
             }
         }
+        let names: Vec<&str> = ferret_bpf::loader::SYSCALL_HOOKS.iter().map(|(_, n, _)| *n).collect();
+        println!("  syscalls watched ({}, with their ia32 forms on x86_64): {}", names.len(), names.join(" "));
         match &verdict {
             None => println!("verdict: ferret can run here"),
             Some(why) => println!("verdict: ferret cannot run here: {why}"),
