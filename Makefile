@@ -13,7 +13,7 @@ DEB_PACKAGES := clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make gcc pytho
 # Benchmarks only.
 BENCH_PACKAGES := python3-matplotlib
 
-.PHONY: run test build deps mounts bench fmt
+.PHONY: run test build deps mounts bench lint
 
 deps:
 	@missing=""; for p in $(DEB_PACKAGES) $(EXTRA_PACKAGES); do \
@@ -43,3 +43,7 @@ bench: EXTRA_PACKAGES = $(BENCH_PACKAGES)
 bench: deps mounts
 	$(CARGO) build --release -p ferret -p ferret-bench
 	./target/release/ferret-bench $(ARGS)
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings

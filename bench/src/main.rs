@@ -74,7 +74,8 @@ fn start_ferret(bin: &Path, events: bool, dir: &Path) -> Result<Running> {
     if events {
         cmd.arg("--events");
     }
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().context("spawn ferret")?;
+    let mut child =
+        cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().context("spawn ferret")?;
     let stderr = child.stderr.take().context("stderr")?;
     let mut lines = BufReader::new(stderr).lines();
     loop {
@@ -273,7 +274,14 @@ fn main() -> Result<()> {
                 let last = stop_ferret(r)?;
                 usage.push((setup, rss, hwm, cpu, last));
             }
-            eprintln!("round {} {:<24} exec {:>9.0} ns  open {:>6.0} ns  connect {:>7.0} ns", round + 1, setup.name(), e, o, c);
+            eprintln!(
+                "round {} {:<24} exec {:>9.0} ns  open {:>6.0} ns  connect {:>7.0} ns",
+                round + 1,
+                setup.name(),
+                e,
+                o,
+                c
+            );
         }
         for i in 0..SETUPS.len() {
             ratios_exec[i].push(round_exec[i] / round_exec[0]);
@@ -335,7 +343,8 @@ fn main() -> Result<()> {
     report.push('\n');
     report.push_str("\n| ferret run | RSS at stop (KiB) | peak RSS (KiB) | CPU s | exec records | kernel drops |\n|---|---|---|---|---|---|\n");
     for (setup, rss, hwm, cpu, last) in &usage {
-        let dropped: u64 = ["exec", "fork", "exit"].iter().map(|k| last["kernel_dropped"][k].as_u64().unwrap_or(0)).sum();
+        let dropped: u64 =
+            ["exec", "fork", "exit"].iter().map(|k| last["kernel_dropped"][k].as_u64().unwrap_or(0)).sum();
         report.push_str(&format!(
             "| {} | {} | {} | {:.2} | {} | {} |\n",
             setup.name(),
@@ -359,7 +368,10 @@ fn main() -> Result<()> {
             cpu - start_cpu
         ));
     }
-    report.push_str(&format!("\nLoss check, ferret --events, {} execs/s for {} s (two spawning threads):\n\n", args.loss_rate, args.loss_secs));
+    report.push_str(&format!(
+        "\nLoss check, ferret --events, {} execs/s for {} s (two spawning threads):\n\n",
+        args.loss_rate, args.loss_secs
+    ));
     report.push_str("| spawned | delivered | dropped | memory | CPU |\n|---|---|---|---|---|\n");
     report.push_str(&loss_check(&args, dir.path())?);
 

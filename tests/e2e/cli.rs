@@ -13,12 +13,25 @@ fn doctor_tries_every_program_type() {
     assert_eq!(v["can_run"], true);
     let progs = v["programs"].as_array().expect("programs");
     let names: Vec<&str> = progs.iter().filter_map(|p| p["name"].as_str()).collect();
-    for n in ["tp_btf", "raw_tp", "tracepoint", "uprobe", "kprobe", "fentry", "lsm", "cgroup_skb", "cgroup_connect4", "ringbuf", "bpf_send_signal"] {
+    for n in [
+        "tp_btf",
+        "raw_tp",
+        "tracepoint",
+        "uprobe",
+        "kprobe",
+        "fentry",
+        "lsm",
+        "cgroup_skb",
+        "cgroup_connect4",
+        "ringbuf",
+        "bpf_send_signal",
+    ] {
         assert!(names.contains(&n), "{n} not probed");
     }
     // What DESIGN.md records for this kernel; doctor must find the same by trying.
     let ok = |n: &str| progs.iter().find(|p| p["name"] == n).map(|p| p["ok"] == true).unwrap_or(false);
-    for n in ["tp_btf", "raw_tp", "tracepoint", "uprobe", "cgroup_skb", "cgroup_connect4", "ringbuf", "bpf_send_signal"] {
+    for n in ["tp_btf", "raw_tp", "tracepoint", "uprobe", "cgroup_skb", "cgroup_connect4", "ringbuf", "bpf_send_signal"]
+    {
         assert!(ok(n), "{n} should work here");
     }
     assert!(v["kernel"].as_str().is_some_and(|k| !k.is_empty()));
@@ -33,11 +46,8 @@ fn record_then_replay_is_deterministic() {
     require_root();
     let dir = tempfile::tempdir().expect("tempdir");
     let rec = dir.path().join("rec.jsonl");
-    let mut sensor = Command::new(ferret_bin())
-        .args(["record", "--duration", "3", "--output"])
-        .arg(&rec)
-        .spawn()
-        .expect("record");
+    let mut sensor =
+        Command::new(ferret_bin()).args(["record", "--duration", "3", "--output"]).arg(&rec).spawn().expect("record");
     std::thread::sleep(std::time::Duration::from_millis(1500));
     for _ in 0..5 {
         Command::new("/bin/true").status().expect("true");
@@ -91,7 +101,7 @@ fn stats_are_periodic_and_sigterm_stops_cleanly() {
     let (_d, cfg) = ferret_e2e::config_file("[stats]\ninterval_secs = 1\n");
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("o.jsonl");
-    let mut child = Command::new(ferret_bin())
+    let child = Command::new(ferret_bin())
         .args(["run", "--quiet", "--config"])
         .arg(&cfg)
         .arg("--output")

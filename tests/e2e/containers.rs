@@ -103,10 +103,8 @@ fn runtime_metadata_and_kubernetes_labels_reach_the_events() {
     image();
     let dir = tempfile::tempdir().expect("tempdir");
     let api = PodmanService::start(dir.path());
-    let (_cfg_dir, cfg) = ferret_e2e::config_file(&format!(
-        "[containers]\nruntime_socket = {:?}\n",
-        api.socket.display().to_string()
-    ));
+    let (_cfg_dir, cfg) =
+        ferret_e2e::config_file(&format!("[containers]\nruntime_socket = {:?}\n", api.socket.display().to_string()));
     let sensor = Sensor::start(&["--config", cfg.to_str().expect("utf-8")]);
     let name = format!("ferret-meta-{}", std::process::id());
     let shared = dir.path().join("shared");
@@ -164,7 +162,12 @@ fn drift_exec_into_a_running_container_and_its_init() {
         .arg("--cidfile")
         .arg(&cidfile)
         // A binary written inside the container, then run: drift.
-        .args([IMAGE, "/bin/sh", "-c", "/bin/cat /bin/busybox > /bb; /bin/sh -c 'chmod 755 /bb' ; /bb true; /bin/sleep 30; exit 0"])
+        .args([
+            IMAGE,
+            "/bin/sh",
+            "-c",
+            "/bin/cat /bin/busybox > /bb; /bin/sh -c 'chmod 755 /bb' ; /bb true; /bin/sleep 30; exit 0",
+        ])
         .output()
         .expect("podman run -d");
     assert!(run.status.success(), "podman run: {}", String::from_utf8_lossy(&run.stderr));

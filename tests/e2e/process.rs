@@ -73,7 +73,8 @@ fn exec_carries_kernel_path_tricky_args_cwd_hash_and_lineage() {
     assert_eq!(anc[0]["pid"], std::process::id());
     assert_eq!(s(&p["parent_exec_id"]), s(&anc[0]["exec_id"]));
     let stat = std::fs::read_to_string("/proc/self/stat").expect("stat");
-    let ppid: u32 = stat.rsplit(')').next().and_then(|r| r.split_whitespace().nth(1)).and_then(|x| x.parse().ok()).expect("ppid");
+    let ppid: u32 =
+        stat.rsplit(')').next().and_then(|r| r.split_whitespace().nth(1)).and_then(|x| x.parse().ok()).expect("ppid");
     assert_eq!(anc[1]["pid"], ppid);
     assert!(anc.len() <= 10);
     // The fork that made it, reported for the test process.
@@ -162,7 +163,9 @@ fn fork_chain_six_deep_has_full_ancestry() {
     let top = child.id();
     assert!(child.wait().expect("wait").success());
     let ev = sensor.wait_for(WAIT, "marker at chain end", |v| {
-        v["type"] == "process_exec" && v["process"]["args"][1] == "chain" && v["process"]["exe"] == bin.to_str().expect("utf-8")
+        v["type"] == "process_exec"
+            && v["process"]["args"][1] == "chain"
+            && v["process"]["exe"] == bin.to_str().expect("utf-8")
     });
     let anc = ev["process"]["ancestors"].as_array().expect("ancestors");
     let shells: Vec<&Value> = anc.iter().take(6).collect();
@@ -237,8 +240,12 @@ fn vfork_and_fork_are_told_apart() {
     let mut child = Command::new(PYTHON).args(["-c", py]).spawn().expect("python3");
     let pid = child.id();
     assert!(child.wait().expect("wait").success());
-    sensor.wait_for(WAIT, "plain fork", |v| v["type"] == "process_fork" && v["process"]["pid"] == pid && v["child"]["vfork"] == false);
-    sensor.wait_for(WAIT, "vfork", |v| v["type"] == "process_fork" && v["process"]["pid"] == pid && v["child"]["vfork"] == true);
+    sensor.wait_for(WAIT, "plain fork", |v| {
+        v["type"] == "process_fork" && v["process"]["pid"] == pid && v["child"]["vfork"] == false
+    });
+    sensor.wait_for(WAIT, "vfork", |v| {
+        v["type"] == "process_fork" && v["process"]["pid"] == pid && v["child"]["vfork"] == true
+    });
 }
 
 #[test]

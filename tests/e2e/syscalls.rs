@@ -69,7 +69,10 @@ fn every_syscall_family_is_reported_with_its_result() {
     assert_eq!(chmod["file"]["mode"], "4755", "setuid bit visible");
     assert_eq!(chmod["file"]["path"], b.as_str());
     let chown = find(&evs, "chown", |v| v["type"] == "file_chown");
-    assert_eq!((chown["syscall"]["args"]["uid"].as_u64(), chown["syscall"]["args"]["gid"].as_u64()), (Some(1), Some(2)));
+    assert_eq!(
+        (chown["syscall"]["args"]["uid"].as_u64(), chown["syscall"]["args"]["gid"].as_u64()),
+        (Some(1), Some(2))
+    );
     let mkdir = find(&evs, "mkdir", |v| v["type"] == "file_mkdir");
     assert_eq!(mkdir["file"]["mode"], "0700");
     find(&evs, "truncate", |v| v["type"] == "file_truncate" && v["file"]["path"] == b.as_str());
@@ -295,10 +298,8 @@ fn hostile_paths_are_exact_escaped_or_flagged() {
     assert!(full.ends_with(got) && got.len() < full.len() && got.len() <= 4096, "{} of {}", got.len(), full.len());
     // Newline, quote and invalid UTF-8: escaped, flagged, and reversible.
     let base = truth["base"].as_str().expect("base");
-    let weird = evs
-        .iter()
-        .find(|v| v["type"] == "file_open" && v["file"]["path_escaped"] == true)
-        .expect("escaped open");
+    let weird =
+        evs.iter().find(|v| v["type"] == "file_open" && v["file"]["path_escaped"] == true).expect("escaped open");
     let text = weird["file"]["path"].as_str().expect("path");
     let bytes = ferret_event_unescape(text);
     assert_eq!(hex::encode(bytes), truth["weird_hex"].as_str().expect("hex"));
@@ -339,12 +340,7 @@ fn ferret_event_unescape(s: &str) -> Vec<u8> {
 fn syscalls_through_the_32_bit_entry_are_seen_and_flagged() {
     let dir = tempfile::tempdir().expect("tempdir");
     let bin = dir.path().join("ia32");
-    let st = Command::new("gcc")
-        .args(["-O0", "-no-pie", "-o"])
-        .arg(&bin)
-        .arg(helper("ia32.c"))
-        .status()
-        .expect("gcc");
+    let st = Command::new("gcc").args(["-O0", "-no-pie", "-o"]).arg(&bin).arg(helper("ia32.c")).status().expect("gcc");
     assert!(st.success(), "building the int 0x80 helper");
     let target = dir.path().join("via-int80");
     let sensor = Sensor::start(&[]);

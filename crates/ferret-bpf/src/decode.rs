@@ -533,6 +533,7 @@ pub mod encode {
     }
 
     /// Encodes an exec record with exactly the bytes the kernel would send.
+    #[allow(clippy::field_reassign_with_default)] // a 32 KiB struct: built in place
     pub fn exec(e: &Exec) -> Vec<u8> {
         let mut args = Vec::new();
         for a in &e.args {
@@ -619,7 +620,15 @@ mod tests {
             header: Header { ktime_boot_ns: 5, task: task() },
             ret: 0,
             flags: exec_flags::SCRIPT | exec_flags::ARGS_TRUNCATED,
-            exe_file: FileId { ino: 9, dev: (8 << 20) | 1, size: 100, mtime_sec: 1, mtime_nsec: 2, nlink: 1, mode: 0o100755 },
+            exe_file: FileId {
+                ino: 9,
+                dev: (8 << 20) | 1,
+                size: 100,
+                mtime_sec: 1,
+                mtime_nsec: 2,
+                nlink: 1,
+                mode: 0o100755,
+            },
             argc: 3,
             old_pid: 4243,
             exe: b"/usr/bin/bash".to_vec(),
@@ -641,7 +650,13 @@ mod tests {
 
     #[test]
     fn fork_and_exit_round_trip() {
-        let f = Fork { header: Header { ktime_boot_ns: 1, task: task() }, child_pid: 5, child_tid: 6, child_start_boottime_ns: 7, flags: fork_flags::THREAD };
+        let f = Fork {
+            header: Header { ktime_boot_ns: 1, task: task() },
+            child_pid: 5,
+            child_tid: 6,
+            child_start_boottime_ns: 7,
+            flags: fork_flags::THREAD,
+        };
         assert_eq!(decode(&encode::fork(&f)), Ok(Record::Fork(f)));
         let x = Exit { header: Header { ktime_boot_ns: 2, task: task() }, exit_code: 7 << 8 };
         assert_eq!(decode(&encode::exit(&x)), Ok(Record::Exit(x.clone())));
@@ -712,7 +727,8 @@ mod tests {
                 }
             }
             if let Ok(Record::Exec(e)) = decode(&b) {
-                let strings = e.exe.len() + e.cwd.len() + e.filename.len() + e.interp.len() + e.tty.len() + e.cgroup.len();
+                let strings =
+                    e.exe.len() + e.cwd.len() + e.filename.len() + e.interp.len() + e.tty.len() + e.cgroup.len();
                 assert!(strings <= b.len());
             }
         }

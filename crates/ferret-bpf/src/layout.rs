@@ -42,18 +42,43 @@ macro_rules! offsets {
 fn shared_structs_match_the_compiled_object() {
     let obj = object("process");
     let btf = Btf::from_raw("process", &obj).expect("parse BTF").expect("object has BTF");
-    check(&btf, "task_ctx", size_of::<types::task_ctx>(), offsets!(types::task_ctx;
+    check(
+        &btf,
+        "task_ctx",
+        size_of::<types::task_ctx>(),
+        offsets!(types::task_ctx;
         start_boottime, parent_start_boottime, cgroup_id, pid, tid, ppid, ns_pid, uid, euid, gid, egid,
-        loginuid, sessionid, comm));
-    check(&btf, "event_header", size_of::<types::event_header>(), offsets!(types::event_header;
-        ktime_boot_ns, kind, size, task));
-    check(&btf, "exec_event", size_of::<types::exec_event>(), offsets!(types::exec_event;
+        loginuid, sessionid, comm),
+    );
+    check(
+        &btf,
+        "event_header",
+        size_of::<types::event_header>(),
+        offsets!(types::event_header;
+        ktime_boot_ns, kind, size, task),
+    );
+    check(
+        &btf,
+        "exec_event",
+        size_of::<types::exec_event>(),
+        offsets!(types::exec_event;
         hdr, ret, flags, exe_ino, exe_size, exe_mtime_sec, exe_mtime_nsec, exe_dev, exe_nlink, exe_mode, argc,
-        old_pid, exe_len, cwd_len, filename_len, interp_len, tty_len, args_len, cgroup_len, _pad, data));
-    check(&btf, "fork_event", size_of::<types::fork_event>(), offsets!(types::fork_event;
-        hdr, child_start_boottime, child_pid, child_tid, flags, _pad));
-    check(&btf, "exit_event", size_of::<types::exit_event>(), offsets!(types::exit_event;
-        hdr, exit_code, _pad));
+        old_pid, exe_len, cwd_len, filename_len, interp_len, tty_len, args_len, cgroup_len, _pad, data),
+    );
+    check(
+        &btf,
+        "fork_event",
+        size_of::<types::fork_event>(),
+        offsets!(types::fork_event;
+        hdr, child_start_boottime, child_pid, child_tid, flags, _pad),
+    );
+    check(
+        &btf,
+        "exit_event",
+        size_of::<types::exit_event>(),
+        offsets!(types::exit_event;
+        hdr, exit_code, _pad),
+    );
 }
 
 #[test]
@@ -61,11 +86,26 @@ fn syscall_structs_match_the_compiled_object() {
     use crate::skel::syscalls::types as st;
     let obj = object("syscalls");
     let btf = Btf::from_raw("syscalls", &obj).expect("parse BTF").expect("object has BTF");
-    check(&btf, "file_info", size_of::<st::file_info>(), offsets!(st::file_info; ino, size, dev, mode, nlink, uid, fs_magic));
-    check(&btf, "sock_info", size_of::<st::sock_info>(), offsets!(st::sock_info;
-        family, r#type, protocol, state, lport, rport, _pad, laddr, raddr));
-    check(&btf, "syscall_event", size_of::<st::syscall_event>(), offsets!(st::syscall_event;
-        hdr, ret, args, sc, flags, file, sock, path_len, path2_len, dir_len, aux_len, repeats, data));
+    check(
+        &btf,
+        "file_info",
+        size_of::<st::file_info>(),
+        offsets!(st::file_info; ino, size, dev, mode, nlink, uid, fs_magic),
+    );
+    check(
+        &btf,
+        "sock_info",
+        size_of::<st::sock_info>(),
+        offsets!(st::sock_info;
+        family, r#type, protocol, state, lport, rport, _pad, laddr, raddr),
+    );
+    check(
+        &btf,
+        "syscall_event",
+        size_of::<st::syscall_event>(),
+        offsets!(st::syscall_event;
+        hdr, ret, args, sc, flags, file, sock, path_len, path2_len, dir_len, aux_len, repeats, data),
+    );
     // The header is the same struct in both objects.
     assert_eq!(size_of::<st::event_header>(), size_of::<types::event_header>());
 }

@@ -4,7 +4,13 @@
 
 pub mod skel {
     //! libbpf-rs skeletons generated from `bpf/*.bpf.c`.
-    #![allow(clippy::all, missing_debug_implementations, non_camel_case_types, unsafe_op_in_unsafe_fn)]
+    #![allow(
+        clippy::all,
+        clippy::unwrap_used,
+        missing_debug_implementations,
+        non_camel_case_types,
+        unsafe_op_in_unsafe_fn
+    )]
     pub mod process {
         include!(concat!(env!("OUT_DIR"), "/process.skel.rs"));
     }

@@ -11,9 +11,9 @@ use std::os::fd::AsFd;
 use libbpf_rs::{MapCore, MapFlags, OpenObject, RingBuffer, RingBufferBuilder};
 
 use crate::decode::{SyscallId, KIND_MAX};
+use crate::skel::process::types::counter_index;
 use crate::skel::process::{ProcessSkel, ProcessSkelBuilder};
 use crate::skel::syscalls::{SyscallsSkel, SyscallsSkelBuilder};
-use crate::skel::process::types::counter_index;
 
 /// What the kernel side is told before it is loaded.
 #[derive(Debug, Clone)]
@@ -32,7 +32,12 @@ pub struct SensorOptions {
 
 impl Default for SensorOptions {
     fn default() -> Self {
-        Self { ring_buffer_bytes: 16 * 1024 * 1024, report_threads: true, wakeup_bytes: 64 * 1024, dedup_window_ms: 1000 }
+        Self {
+            ring_buffer_bytes: 16 * 1024 * 1024,
+            report_threads: true,
+            wakeup_bytes: 64 * 1024,
+            dedup_window_ms: 1000,
+        }
     }
 }
 

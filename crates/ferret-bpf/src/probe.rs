@@ -54,22 +54,57 @@ const PROBES: &[ProbeSpec] = &[
         required: true,
         role: "exec, fork and exit (sched_process_*); file, network and security syscalls (sys_enter/sys_exit)",
     },
-    ProbeSpec { name: "raw_tp", prog: "probe_raw_tp", required: false, role: "not used; tp_btf covers the same tracepoints" },
-    ProbeSpec { name: "tracepoint", prog: "probe_tracepoint", required: false, role: "not used for sched; see syscall_tracepoint" },
+    ProbeSpec {
+        name: "raw_tp",
+        prog: "probe_raw_tp",
+        required: false,
+        role: "not used; tp_btf covers the same tracepoints",
+    },
+    ProbeSpec {
+        name: "tracepoint",
+        prog: "probe_tracepoint",
+        required: false,
+        role: "not used for sched; see syscall_tracepoint",
+    },
     ProbeSpec {
         name: "syscall_tracepoint",
         prog: "probe_syscall_tracepoint",
         required: true,
         role: "failed execs (sys_enter/sys_exit_execve[at])",
     },
-    ProbeSpec { name: "uprobe", prog: "probe_uprobe", required: false, role: "reserved for user-space hooks (TLS, shells)" },
-    ProbeSpec { name: "kprobe", prog: "probe_kprobe", required: false, role: "not needed: tracepoints and tp_btf are used instead" },
+    ProbeSpec {
+        name: "uprobe",
+        prog: "probe_uprobe",
+        required: false,
+        role: "reserved for user-space hooks (TLS, shells)",
+    },
+    ProbeSpec {
+        name: "kprobe",
+        prog: "probe_kprobe",
+        required: false,
+        role: "not needed: tracepoints and tp_btf are used instead",
+    },
     ProbeSpec { name: "fentry", prog: "probe_fentry", required: false, role: "not needed: tp_btf is used instead" },
-    ProbeSpec { name: "lsm", prog: "probe_lsm", required: false, role: "not needed: enforcement uses bpf_send_signal and cgroup hooks" },
+    ProbeSpec {
+        name: "lsm",
+        prog: "probe_lsm",
+        required: false,
+        role: "not needed: enforcement uses bpf_send_signal and cgroup hooks",
+    },
     ProbeSpec { name: "cgroup_skb", prog: "probe_cgroup_skb", required: false, role: "DNS and flow capture (planned)" },
-    ProbeSpec { name: "cgroup_connect4", prog: "probe_cgroup_connect4", required: false, role: "connect enforcement (planned)" },
+    ProbeSpec {
+        name: "cgroup_connect4",
+        prog: "probe_cgroup_connect4",
+        required: false,
+        role: "connect enforcement (planned)",
+    },
     ProbeSpec { name: "ringbuf", prog: "probe_ringbuf", required: true, role: "kernel to userspace event transport" },
-    ProbeSpec { name: "bpf_send_signal", prog: "probe_send_signal", required: false, role: "in-kernel kill (planned enforcement)" },
+    ProbeSpec {
+        name: "bpf_send_signal",
+        prog: "probe_send_signal",
+        required: false,
+        role: "in-kernel kill (planned enforcement)",
+    },
 ];
 
 fn errno_text(e: &libbpf_rs::Error) -> String {
@@ -108,10 +143,17 @@ fn try_probe(spec: &ProbeSpec) -> Status {
     let attached = match spec.name {
         "uprobe" => {
             let Some(libc) = libc_path() else { return Status::Unavailable("no libc found to attach to".into()) };
-            prog.attach_uprobe_with_opts(-1, libc, 0, UprobeOpts { func_name: Some("getpid".into()), ..Default::default() })
+            prog.attach_uprobe_with_opts(
+                -1,
+                libc,
+                0,
+                UprobeOpts { func_name: Some("getpid".into()), ..Default::default() },
+            )
         }
         "cgroup_skb" | "cgroup_connect4" => {
-            let Some(root) = cgroup2_root() else { return Status::Unavailable("no cgroup v2 hierarchy mounted".into()) };
+            let Some(root) = cgroup2_root() else {
+                return Status::Unavailable("no cgroup v2 hierarchy mounted".into());
+            };
             let dir = match fs::File::open(&root) {
                 Ok(d) => d,
                 Err(e) => return Status::Unavailable(format!("open {}: {e}", root.display())),
@@ -141,7 +183,12 @@ fn libc_path() -> Option<PathBuf> {
     let maps = fs::read_to_string("/proc/self/maps").ok()?;
     maps.lines()
         .filter_map(|l| l.split_whitespace().nth(5))
-        .find(|p| Path::new(p).file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libc.so") || n.starts_with("libc-")))
+        .find(|p| {
+            Path::new(p)
+                .file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with("libc.so") || n.starts_with("libc-"))
+        })
         .map(PathBuf::from)
 }
 
@@ -210,7 +257,8 @@ fn privileges() -> Status {
 
 /// Reads the host facts; never fails (unknowns are reported as such).
 pub fn host_facts() -> HostFacts {
-    let kernel_release = fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default();
+    let kernel_release =
+        fs::read_to_string("/proc/sys/kernel/osrelease").map(|s| s.trim().to_string()).unwrap_or_default();
     let btf = if Path::new("/sys/kernel/btf/vmlinux").exists() {
         Status::Ok
     } else {
@@ -237,7 +285,16 @@ pub fn host_facts() -> HostFacts {
         (None, false) => "none",
     }
     .to_string();
-    HostFacts { kernel_release, btf, tracefs, bpffs, lockdown, cgroup_layout, cgroup2_root: root, privileges: privileges() }
+    HostFacts {
+        kernel_release,
+        btf,
+        tracefs,
+        bpffs,
+        lockdown,
+        cgroup_layout,
+        cgroup2_root: root,
+        privileges: privileges(),
+    }
 }
 
 /// Mounts tracefs and bpffs where absent (what `make run` does too). Errors

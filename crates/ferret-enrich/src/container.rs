@@ -122,7 +122,10 @@ mod tests {
             uid.replace('-', "_")
         );
         assert_eq!(c(&slice), Some((id.clone(), "containerd".into(), Some(uid.into()))));
-        assert_eq!(c(&format!("/kubepods/burstable/pod{uid}/{ID}")), Some((id.clone(), "cri".into(), Some(uid.into()))));
+        assert_eq!(
+            c(&format!("/kubepods/burstable/pod{uid}/{ID}")),
+            Some((id.clone(), "cri".into(), Some(uid.into())))
+        );
     }
 
     #[test]

@@ -54,10 +54,8 @@ impl HashSlot {
     /// The outcome, waiting at most `timeout` for it.
     pub fn wait(&self, timeout: Duration) -> HashOutcome {
         let guard = self.result.lock().unwrap_or_else(|e| e.into_inner());
-        let (guard, _) = self
-            .ready
-            .wait_timeout_while(guard, timeout, |r| r.is_none())
-            .unwrap_or_else(|e| e.into_inner());
+        let (guard, _) =
+            self.ready.wait_timeout_while(guard, timeout, |r| r.is_none()).unwrap_or_else(|e| e.into_inner());
         guard.clone().unwrap_or_else(|| Err(reasons::PENDING.to_string()))
     }
 

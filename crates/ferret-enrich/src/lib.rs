@@ -305,7 +305,8 @@ impl Enricher {
         let (filename, _) = lossy(&e.filename);
         let failed = e.ret < 0;
         let mut info = ExecInfo {
-            filename: (!e.filename.is_empty() || failed).then(|| if failed { lossy(&e.exe).0 } else { filename.clone() }),
+            filename: (!e.filename.is_empty() || failed)
+                .then(|| if failed { lossy(&e.exe).0 } else { filename.clone() }),
             interpreter: None,
             script: None,
             path_source: if e.has(exec_flags::PATH_FROM_USER) { "user" } else { "kernel" }.to_string(),
@@ -316,10 +317,14 @@ impl Enricher {
         if failed {
             // Nothing ran: the actor keeps its image; the attempt is in `exec`.
             let (process, hash) = self.process(&key, task);
-            let mut ev = self.event(&key, ferret_event::types::PROCESS_EXEC, e.header.ktime_boot_ns, i64::from(e.ret), process);
+            let mut ev =
+                self.event(&key, ferret_event::types::PROCESS_EXEC, e.header.ktime_boot_ns, i64::from(e.ret), process);
             let attempted: Vec<String> = e.args.iter().map(|a| lossy(a).0).collect();
             ev.extra.insert("attempted_args".to_string(), serde_json::Value::from(attempted));
-            ev.extra.insert("attempted_args_truncated".to_string(), serde_json::Value::from(e.has(exec_flags::ARGS_TRUNCATED)));
+            ev.extra.insert(
+                "attempted_args_truncated".to_string(),
+                serde_json::Value::from(e.has(exec_flags::ARGS_TRUNCATED)),
+            );
             ev.exec = Some(info);
             return Enriched { event: ev, hash };
         }
@@ -377,7 +382,13 @@ impl Enricher {
             }
         }
         let (process, hash) = self.process(&key, task);
-        let mut ev = self.event(&key, ferret_event::types::PROCESS_FORK, f.header.ktime_boot_ns, i64::from(f.child_pid), process);
+        let mut ev = self.event(
+            &key,
+            ferret_event::types::PROCESS_FORK,
+            f.header.ktime_boot_ns,
+            i64::from(f.child_pid),
+            process,
+        );
         ev.child = Some(ForkInfo {
             pid: f.child_pid,
             tid: f.child_tid,
@@ -410,7 +421,8 @@ mod tests {
     use ferret_bpf::decode::Header;
 
     fn enricher() -> Enricher {
-        let host = Host { hostname: "h".into(), boot_id: "aaaabbbb-cccc-dddd-eeee-ffff00001111".into(), kernel: "k".into() };
+        let host =
+            Host { hostname: "h".into(), boot_id: "aaaabbbb-cccc-dddd-eeee-ffff00001111".into(), kernel: "k".into() };
         Enricher::new(EnrichOptions::default(), host, Clock::with_boot_epoch_ns(1_700_000_000_000_000_000))
     }
 
@@ -438,7 +450,13 @@ mod tests {
         let mut en = enricher();
         let parent = task(P, 1_000_000_000, 1, 0, b"bash");
         let child_start = 2_000_000_000;
-        let fork = Fork { header: Header { ktime_boot_ns: 5, task: parent.clone() }, child_pid: P + 1, child_tid: P + 1, child_start_boottime_ns: child_start, flags: 0 };
+        let fork = Fork {
+            header: Header { ktime_boot_ns: 5, task: parent.clone() },
+            child_pid: P + 1,
+            child_tid: P + 1,
+            child_start_boottime_ns: child_start,
+            flags: 0,
+        };
         let ev = en.enrich(Record::Fork(fork)).finish(Duration::ZERO);
         assert_eq!(ev.event_type, "process_fork");
         assert_eq!(ev.ret, i64::from(P + 1));
@@ -467,7 +485,10 @@ mod tests {
         assert_eq!(info.interpreter.as_deref(), Some("/bin/sh"));
         assert_eq!(ev.time, "2023-11-14T22:13:20.000000006Z");
 
-        let exit = Exit { header: Header { ktime_boot_ns: 7, task: task(P + 1, child_start, P, 1_000_000_000, b"x") }, exit_code: 9 };
+        let exit = Exit {
+            header: Header { ktime_boot_ns: 7, task: task(P + 1, child_start, P, 1_000_000_000, b"x") },
+            exit_code: 9,
+        };
         let ev = en.enrich(Record::Exit(exit)).finish(Duration::ZERO);
         let x = ev.exit.expect("exit info");
         assert_eq!((x.code, x.signal, x.signal_name.as_deref()), (None, Some(9), Some("SIGKILL")));

@@ -163,10 +163,9 @@ impl ProcTable {
     pub fn touch(&mut self, key: &ProcKey) -> Option<&mut ProcInfo> {
         self.tick += 1;
         let tick = self.tick;
-        self.procs.get_mut(key).map(|p| {
-            p.last_used = tick;
-            p
-        })
+        let p = self.procs.get_mut(key)?;
+        p.last_used = tick;
+        Some(p)
     }
 
     /// Inserts or replaces an entry, keeping parent links counted.
@@ -435,7 +434,7 @@ mod tests {
             t.insert(proc(parent.pid, parent.start_ticks, None));
             t.insert(proc(5000 + i, 5000 + u64::from(i), Some(parent)));
             t.exited(&parent); // retained: its child lives
-            // The ten busy processes keep producing events.
+                               // The ten busy processes keep producing events.
             for j in 0..10 {
                 t.touch(&k(100 + j, 10 + u64::from(j)));
             }

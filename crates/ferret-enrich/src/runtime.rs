@@ -128,7 +128,10 @@ async fn serve(
     });
     let mut logged = false;
     while let Some(id) = rx.recv().await {
-        let lookup = tokio::time::timeout(timeout, docker.inspect_container(&id, None::<bollard::query_parameters::InspectContainerOptions>));
+        let lookup = tokio::time::timeout(
+            timeout,
+            docker.inspect_container(&id, None::<bollard::query_parameters::InspectContainerOptions>),
+        );
         let state = match lookup.await {
             Ok(Ok(r)) => MetaState::Known(Arc::new(meta_of(r))),
             Ok(Err(e)) => {
@@ -151,9 +154,17 @@ impl RuntimeMetadata {
     pub fn start(socket: Option<&Path>, timeout: Duration) -> RuntimeMetadata {
         let shared = Arc::new(Shared { cache: Mutex::new(HashMap::new()) });
         let Some(path) = first_socket(socket) else {
-            return RuntimeMetadata { shared, requests: None, disabled: Some("no container runtime socket found".into()) };
+            return RuntimeMetadata {
+                shared,
+                requests: None,
+                disabled: Some("no container runtime socket found".into()),
+            };
         };
-        let docker = match Docker::connect_with_unix(&path.display().to_string(), timeout.as_secs().max(1), bollard::API_DEFAULT_VERSION) {
+        let docker = match Docker::connect_with_unix(
+            &path.display().to_string(),
+            timeout.as_secs().max(1),
+            bollard::API_DEFAULT_VERSION,
+        ) {
             Ok(d) => d,
             Err(e) => {
                 let why = format!("cannot use {}: {e}", path.display());
@@ -289,7 +300,9 @@ mod tests {
         loop {
             match r.get("abc") {
                 MetaState::Unavailable(_) => break,
-                MetaState::Pending if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
+                MetaState::Pending if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(50))
+                }
                 other => panic!("{other:?}"),
             }
         }

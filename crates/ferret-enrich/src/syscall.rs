@@ -84,7 +84,8 @@ pub fn names(sc: u32) -> Option<(&'static str, &'static str)> {
 }
 
 fn bits(value: u64, table: &[(u64, &str)]) -> Vec<String> {
-    let mut out: Vec<String> = table.iter().filter(|(b, _)| *b != 0 && value & b == *b).map(|(_, n)| n.to_string()).collect();
+    let mut out: Vec<String> =
+        table.iter().filter(|(b, _)| *b != 0 && value & b == *b).map(|(_, n)| n.to_string()).collect();
     let known = table.iter().fold(0u64, |acc, (b, _)| acc | b);
     if value & !known != 0 {
         out.push(format!("{:#x}", value & !known));
@@ -186,14 +187,43 @@ pub fn ptrace_request(req: u64) -> String {
 
 pub fn bpf_cmd(cmd: u64) -> String {
     const NAMES: [&str; 37] = [
-        "BPF_MAP_CREATE", "BPF_MAP_LOOKUP_ELEM", "BPF_MAP_UPDATE_ELEM", "BPF_MAP_DELETE_ELEM", "BPF_MAP_GET_NEXT_KEY",
-        "BPF_PROG_LOAD", "BPF_OBJ_PIN", "BPF_OBJ_GET", "BPF_PROG_ATTACH", "BPF_PROG_DETACH", "BPF_PROG_TEST_RUN",
-        "BPF_PROG_GET_NEXT_ID", "BPF_MAP_GET_NEXT_ID", "BPF_PROG_GET_FD_BY_ID", "BPF_MAP_GET_FD_BY_ID",
-        "BPF_OBJ_GET_INFO_BY_FD", "BPF_PROG_QUERY", "BPF_RAW_TRACEPOINT_OPEN", "BPF_BTF_LOAD", "BPF_BTF_GET_FD_BY_ID",
-        "BPF_TASK_FD_QUERY", "BPF_MAP_LOOKUP_AND_DELETE_ELEM", "BPF_MAP_FREEZE", "BPF_BTF_GET_NEXT_ID",
-        "BPF_MAP_LOOKUP_BATCH", "BPF_MAP_LOOKUP_AND_DELETE_BATCH", "BPF_MAP_UPDATE_BATCH", "BPF_MAP_DELETE_BATCH",
-        "BPF_LINK_CREATE", "BPF_LINK_UPDATE", "BPF_LINK_GET_FD_BY_ID", "BPF_LINK_GET_NEXT_ID", "BPF_ENABLE_STATS",
-        "BPF_ITER_CREATE", "BPF_LINK_DETACH", "BPF_PROG_BIND_MAP", "BPF_TOKEN_CREATE",
+        "BPF_MAP_CREATE",
+        "BPF_MAP_LOOKUP_ELEM",
+        "BPF_MAP_UPDATE_ELEM",
+        "BPF_MAP_DELETE_ELEM",
+        "BPF_MAP_GET_NEXT_KEY",
+        "BPF_PROG_LOAD",
+        "BPF_OBJ_PIN",
+        "BPF_OBJ_GET",
+        "BPF_PROG_ATTACH",
+        "BPF_PROG_DETACH",
+        "BPF_PROG_TEST_RUN",
+        "BPF_PROG_GET_NEXT_ID",
+        "BPF_MAP_GET_NEXT_ID",
+        "BPF_PROG_GET_FD_BY_ID",
+        "BPF_MAP_GET_FD_BY_ID",
+        "BPF_OBJ_GET_INFO_BY_FD",
+        "BPF_PROG_QUERY",
+        "BPF_RAW_TRACEPOINT_OPEN",
+        "BPF_BTF_LOAD",
+        "BPF_BTF_GET_FD_BY_ID",
+        "BPF_TASK_FD_QUERY",
+        "BPF_MAP_LOOKUP_AND_DELETE_ELEM",
+        "BPF_MAP_FREEZE",
+        "BPF_BTF_GET_NEXT_ID",
+        "BPF_MAP_LOOKUP_BATCH",
+        "BPF_MAP_LOOKUP_AND_DELETE_BATCH",
+        "BPF_MAP_UPDATE_BATCH",
+        "BPF_MAP_DELETE_BATCH",
+        "BPF_LINK_CREATE",
+        "BPF_LINK_UPDATE",
+        "BPF_LINK_GET_FD_BY_ID",
+        "BPF_LINK_GET_NEXT_ID",
+        "BPF_ENABLE_STATS",
+        "BPF_ITER_CREATE",
+        "BPF_LINK_DETACH",
+        "BPF_PROG_BIND_MAP",
+        "BPF_TOKEN_CREATE",
     ];
     NAMES.get(cmd as usize).map(|s| s.to_string()).unwrap_or_else(|| format!("BPF_{cmd}"))
 }
@@ -307,7 +337,10 @@ fn user_sockaddr(raw: &[u8]) -> Option<(u16, Endpoint)> {
         libc::AF_INET => {
             let port = u16::from_be_bytes(raw.get(2..4)?.try_into().ok()?);
             let a = raw.get(4..8)?;
-            Some((fam, Endpoint { ip: Some(Ipv4Addr::new(a[0], a[1], a[2], a[3]).to_string()), port: Some(port), path: None }))
+            Some((
+                fam,
+                Endpoint { ip: Some(Ipv4Addr::new(a[0], a[1], a[2], a[3]).to_string()), port: Some(port), path: None },
+            ))
         }
         libc::AF_INET6 => {
             let port = u16::from_be_bytes(raw.get(2..4)?.try_into().ok()?);
@@ -487,18 +520,27 @@ fn args(s: &Syscall) -> BTreeMap<String, Value> {
     };
     let aux = || ferret_event::text::escape_bytes(&s.aux).0;
     match S(s.sc) {
-        S::SC_OPENAT | S::SC_OPENAT2 | S::SC_UNLINKAT | S::SC_FCHMODAT | S::SC_FCHMODAT2 | S::SC_FCHOWNAT
-        | S::SC_MKDIRAT | S::SC_UTIMENSAT | S::SC_FUTIMESAT | S::SC_RENAMEAT | S::SC_RENAMEAT2 | S::SC_LINKAT => {
+        S::SC_OPENAT
+        | S::SC_OPENAT2
+        | S::SC_UNLINKAT
+        | S::SC_FCHMODAT
+        | S::SC_FCHMODAT2
+        | S::SC_FCHOWNAT
+        | S::SC_MKDIRAT
+        | S::SC_UTIMENSAT
+        | S::SC_FUTIMESAT
+        | S::SC_RENAMEAT
+        | S::SC_RENAMEAT2
+        | S::SC_LINKAT => {
             put("dirfd", json!(i(0)));
         }
         _ => {}
     }
     match S(s.sc) {
         S::SC_UNLINKAT => put("flags", json!(if a[2] & 0x200 != 0 { vec!["AT_REMOVEDIR"] } else { vec![] })),
-        S::SC_RENAMEAT2 => put(
-            "flags",
-            json!(bits(a[4], &[(1, "RENAME_NOREPLACE"), (2, "RENAME_EXCHANGE"), (4, "RENAME_WHITEOUT")])),
-        ),
+        S::SC_RENAMEAT2 => {
+            put("flags", json!(bits(a[4], &[(1, "RENAME_NOREPLACE"), (2, "RENAME_EXCHANGE"), (4, "RENAME_WHITEOUT")])))
+        }
         S::SC_CHOWN | S::SC_LCHOWN | S::SC_FCHOWN => {
             put("uid", json!(a[1] as u32));
             put("gid", json!(a[2] as u32));
@@ -513,10 +555,25 @@ fn args(s: &Syscall) -> BTreeMap<String, Value> {
             put("fstype", json!(aux()));
             put("flags", json!(a[3]));
         }
-        S::SC_UMOUNT2 => put("flags", json!(bits(a[1], &[(1, "MNT_FORCE"), (2, "MNT_DETACH"), (4, "MNT_EXPIRE"), (8, "UMOUNT_NOFOLLOW")]))),
+        S::SC_UMOUNT2 => put(
+            "flags",
+            json!(bits(a[1], &[(1, "MNT_FORCE"), (2, "MNT_DETACH"), (4, "MNT_EXPIRE"), (8, "UMOUNT_NOFOLLOW")])),
+        ),
         S::SC_MEMFD_CREATE => {
             put("name", json!(aux()));
-            put("flags", json!(bits(a[1], &[(1, "MFD_CLOEXEC"), (2, "MFD_ALLOW_SEALING"), (4, "MFD_HUGETLB"), (8, "MFD_NOEXEC_SEAL"), (0x10, "MFD_EXEC")])));
+            put(
+                "flags",
+                json!(bits(
+                    a[1],
+                    &[
+                        (1, "MFD_CLOEXEC"),
+                        (2, "MFD_ALLOW_SEALING"),
+                        (4, "MFD_HUGETLB"),
+                        (8, "MFD_NOEXEC_SEAL"),
+                        (0x10, "MFD_EXEC")
+                    ]
+                )),
+            );
         }
         S::SC_MMAP => {
             put("addr", json!(format!("{:#x}", a[0])));
@@ -689,10 +746,18 @@ mod tests {
 
     #[test]
     fn sockets_show_kernel_addresses() {
-        let mut k = Sock { family: libc::AF_INET as u16, sock_type: 1, protocol: 6, lport: 40000, rport: 443, ..Default::default() };
+        let mut k = Sock {
+            family: libc::AF_INET as u16,
+            sock_type: 1,
+            protocol: 6,
+            lport: 40000,
+            rport: 443,
+            ..Default::default()
+        };
         k.laddr[..4].copy_from_slice(&[127, 0, 0, 1]);
         k.raddr[..4].copy_from_slice(&[10, 1, 2, 3]);
-        let s = Syscall { sc: S::SC_CONNECT.0, ret: -i64::from(libc::EINPROGRESS), sock: Some(k), ..Default::default() };
+        let s =
+            Syscall { sc: S::SC_CONNECT.0, ret: -i64::from(libc::EINPROGRESS), sock: Some(k), ..Default::default() };
         let sh = shape(&s).expect("known");
         let n = sh.net.expect("net");
         assert_eq!(n.remote.as_ref().and_then(|r| r.ip.as_deref()), Some("10.1.2.3"));

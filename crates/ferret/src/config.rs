@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub output: OutputConfig,
@@ -137,19 +137,6 @@ pub struct StatsConfig {
     pub interval_secs: u64,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            output: OutputConfig::default(),
-            process: ProcessConfig::default(),
-            kernel: KernelConfig::default(),
-            stats: StatsConfig::default(),
-            files: FilesConfig::default(),
-            containers: ContainersConfig::default(),
-        }
-    }
-}
-
 impl Default for OutputConfig {
     fn default() -> Self {
         OutputConfig { events: false, stdout: true, files: Vec::new() }
@@ -210,6 +197,16 @@ impl Config {
         if u64::from(self.kernel.wakeup_bytes) >= u64::from(rb) * 1024 * 1024 / 2 {
             bail!("kernel.wakeup_bytes must be under half the ring buffer, not {}", self.kernel.wakeup_bytes);
         }
+        for p in &self.files.interest_paths {
+            if p.is_empty() || p.len() > 254 {
+                bail!("files.interest_paths: {p:?} must be 1 to 254 bytes");
+            }
+        }
+        for n in &self.files.interest_names {
+            if n.is_empty() || n.len() > 63 || n.contains('/') {
+                bail!("files.interest_names: {n:?} must be 1 to 63 bytes without '/'");
+            }
+        }
         if self.process.ancestors > 256 {
             bail!("process.ancestors must be at most 256, not {}", self.process.ancestors);
         }
@@ -252,5 +249,7 @@ mod tests {
         let e = Config::parse("[kernel]\nring_buffer_mib = 3\n", "f").expect_err("not a power of two");
         assert!(format!("{e:#}").contains("power of two"));
         assert!(Config::parse("[process]\nancestors = \"ten\"\n", "f").is_err());
+        let e = Config::parse("[files]\ninterest_names = [\"a/b\"]\n", "f").expect_err("slash in a name");
+        assert!(format!("{e:#}").contains("interest_names"));
     }
 }

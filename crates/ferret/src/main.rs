@@ -81,8 +81,11 @@ fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
 }
 
 fn duration(secs: Option<f64>) -> anyhow::Result<Option<Duration>> {
-    secs.map(|s| Duration::try_from_secs_f64(s).map_err(|_| anyhow::anyhow!("--duration must be a non-negative number of seconds, not {s}")))
-        .transpose()
+    secs.map(|s| {
+        Duration::try_from_secs_f64(s)
+            .map_err(|_| anyhow::anyhow!("--duration must be a non-negative number of seconds, not {s}"))
+    })
+    .transpose()
 }
 
 fn main() -> ExitCode {

@@ -191,7 +191,6 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         if cfg.output.events { ", emitting all events" } else { "" }
     );
 
-
     let pc = Arc::new(PipelineCounters::default());
     let (tx, rx): (Sender<Msg>, Receiver<Msg>) = bounded(65_536);
     let writer_thread = {
