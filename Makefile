@@ -8,8 +8,8 @@ CARGO ?= cargo
 
 # Build: clang-19 compiles the eBPF C (DESIGN.md); libelf/zlib/pkg-config for
 # the vendored libbpf. Tests: python3 (syscall helpers), gcc (the int 0x80 helper),
-# podman with runc and busybox-static (real containers).
-DEB_PACKAGES := clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make gcc python3 procps podman runc busybox-static tar
+# podman with runc and busybox-static (real containers), dnsmasq and dig (DNS).
+DEB_PACKAGES := clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make gcc python3 procps podman runc busybox-static tar dnsmasq-base dnsutils
 # Benchmarks only.
 BENCH_PACKAGES := python3-matplotlib
 

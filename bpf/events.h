@@ -19,7 +19,8 @@ enum event_kind {
 	EVENT_FORK = 2, /* a new process or thread */
 	EVENT_EXIT = 3, /* a whole process (thread group) ended */
 	EVENT_SYSCALL = 4, /* a file, network or security-relevant syscall (struct syscall_event) */
-	EVENT_KIND_MAX = 5,
+	EVENT_DNS = 5, /* a DNS packet on a watched port (struct dns_event) */
+	EVENT_KIND_MAX = 6,
 };
 
 /* Limits; documented in docs/events.md. An enum so they reach BTF (and Rust). */
@@ -35,6 +36,7 @@ enum ferret_limits {
 	FERRET_DATA_MAX = 32768, /* size of exec_event.data */
 	FERRET_SC_DATA = 20480, /* size of syscall_event.data: 3 paths and aux, each written below 16 KiB */
 	FERRET_AUX_MAX = 512, /* bytes of syscall_event aux */
+	FERRET_DNS_MAX = 512, /* bytes of a DNS message captured (the classic UDP limit) */
 };
 
 /* exec_event.flags */
@@ -215,6 +217,26 @@ struct syscall_event {
 	__u16 aux_len;
 	__u32 repeats; /* identical events from this process suppressed since the last one sent */
 	char data[FERRET_SC_DATA];
+};
+
+/*
+ * A DNS message over UDP, seen by cgroup_skb on the way out (a query, in the
+ * sender's context) or in (a response, in softirq context: the owner comes
+ * from the socket-owner map the egress side fills, by socket cookie).
+ */
+struct dns_event {
+	struct event_header hdr; /* the socket's owner (zeroed when unknown) */
+	__u64 cookie; /* socket cookie */
+	__u8 saddr[16]; /* network byte order; IPv4 in the first four bytes */
+	__u8 daddr[16];
+	__u16 sport; /* host byte order */
+	__u16 dport;
+	__u16 family; /* AF_INET or AF_INET6 */
+	__u8 egress; /* 1: leaving the host's socket, 0: arriving */
+	__u8 owner_known;
+	__u32 wire_len; /* UDP payload bytes on the wire */
+	__u32 cap_len; /* bytes of it in data */
+	char data[FERRET_DNS_MAX];
 };
 
 /* Counter indices in the per-CPU `counters` map, beyond per-kind drops. */

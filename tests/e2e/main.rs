@@ -3,5 +3,6 @@
 
 mod cli;
 mod containers;
+mod dns;
 mod process;
 mod syscalls;

@@ -20,6 +20,8 @@ pub const KIND_FORK: u32 = types::event_kind::EVENT_FORK.0;
 pub const KIND_EXIT: u32 = types::event_kind::EVENT_EXIT.0;
 /// See [`KIND_EXEC`].
 pub const KIND_SYSCALL: u32 = types::event_kind::EVENT_SYSCALL.0;
+/// See [`KIND_EXEC`].
+pub const KIND_DNS: u32 = types::event_kind::EVENT_DNS.0;
 /// One past the last record kind: the number of per-kind drop counters.
 pub const KIND_MAX: u32 = types::event_kind::EVENT_KIND_MAX.0;
 
@@ -261,6 +263,25 @@ impl Syscall {
     }
 }
 
+/// A DNS message seen by the network programs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Dns {
+    /// The socket's owner; all zero when unknown (`owner_known` false).
+    pub header: Header,
+    pub owner_known: bool,
+    pub cookie: u64,
+    pub family: u16,
+    pub saddr: [u8; 16],
+    pub daddr: [u8; 16],
+    pub sport: u16,
+    pub dport: u16,
+    /// Leaving the host's socket (a query) or arriving (a response).
+    pub egress: bool,
+    /// UDP payload bytes on the wire (`payload` may hold fewer).
+    pub wire_len: u32,
+    pub payload: Vec<u8>,
+}
+
 /// One decoded ring-buffer record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
@@ -268,6 +289,7 @@ pub enum Record {
     Fork(Fork),
     Exit(Exit),
     Syscall(Box<Syscall>),
+    Dns(Box<Dns>),
 }
 
 impl Record {
@@ -277,6 +299,7 @@ impl Record {
             Record::Fork(f) => &f.header,
             Record::Exit(x) => &x.header,
             Record::Syscall(s) => &s.header,
+            Record::Dns(d) => &d.header,
         }
     }
 
@@ -287,6 +310,7 @@ impl Record {
             Record::Fork(_) => KIND_FORK,
             Record::Exit(_) => KIND_EXIT,
             Record::Syscall(_) => KIND_SYSCALL,
+            Record::Dns(_) => KIND_DNS,
         }
     }
 }
@@ -467,6 +491,40 @@ fn decode_syscall(bytes: &[u8]) -> Result<Syscall, DecodeError> {
     })
 }
 
+const DNS_FIXED: usize = offset_of!(crate::skel::net::types::dns_event, data);
+
+fn decode_dns(bytes: &[u8]) -> Result<Dns, DecodeError> {
+    use crate::skel::net::types as nt;
+    if bytes.len() < DNS_FIXED {
+        return Err(DecodeError::Short { kind: KIND_DNS, len: bytes.len(), need: DNS_FIXED });
+    }
+    let mut e = nt::dns_event::default();
+    // SAFETY: DNS_FIXED bytes are present; every field before data is an integer.
+    unsafe {
+        std::ptr::copy_nonoverlapping(bytes.as_ptr(), (&mut e as *mut nt::dns_event).cast::<u8>(), DNS_FIXED);
+    }
+    let data = &bytes[DNS_FIXED..];
+    let cap = e.cap_len as usize;
+    if cap > data.len() {
+        return Err(DecodeError::Overrun { total: cap, have: data.len() });
+    }
+    // SAFETY: the same C event_header seen through another skeleton.
+    let h: types::event_header = unsafe { std::mem::transmute_copy(&e.hdr) };
+    Ok(Dns {
+        header: header(&h),
+        owner_known: e.owner_known != 0,
+        cookie: e.cookie,
+        family: e.family,
+        saddr: e.saddr,
+        daddr: e.daddr,
+        sport: e.sport,
+        dport: e.dport,
+        egress: e.egress != 0,
+        wire_len: e.wire_len,
+        payload: data[..cap].to_vec(),
+    })
+}
+
 /// Decodes one ring-buffer record.
 pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
     let h: types::event_header = read_pod(bytes, 0)?;
@@ -487,6 +545,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
             Ok(Record::Exit(Exit { header: header(&x.hdr), exit_code: x.exit_code }))
         }
         k if k == KIND_SYSCALL => decode_syscall(bytes).map(|s| Record::Syscall(Box::new(s))),
+        k if k == KIND_DNS => decode_dns(bytes).map(|d| Record::Dns(Box::new(d))),
         k => Err(DecodeError::UnknownKind(k)),
     }
 }

@@ -109,3 +109,17 @@ fn syscall_structs_match_the_compiled_object() {
     // The header is the same struct in both objects.
     assert_eq!(size_of::<st::event_header>(), size_of::<types::event_header>());
 }
+
+#[test]
+fn dns_struct_matches_the_compiled_object() {
+    use crate::skel::net::types as nt;
+    let obj = object("net");
+    let btf = Btf::from_raw("net", &obj).expect("parse BTF").expect("object has BTF");
+    check(
+        &btf,
+        "dns_event",
+        size_of::<nt::dns_event>(),
+        offsets!(nt::dns_event;
+        hdr, cookie, saddr, daddr, sport, dport, family, egress, owner_known, wire_len, cap_len, data),
+    );
+}

@@ -17,6 +17,9 @@ pub mod skel {
     pub mod syscalls {
         include!(concat!(env!("OUT_DIR"), "/syscalls.skel.rs"));
     }
+    pub mod net {
+        include!(concat!(env!("OUT_DIR"), "/net.skel.rs"));
+    }
     pub mod probe {
         include!(concat!(env!("OUT_DIR"), "/probe.skel.rs"));
     }

@@ -11,6 +11,7 @@ use std::os::fd::AsFd;
 use libbpf_rs::{MapCore, MapFlags, OpenObject, RingBuffer, RingBufferBuilder};
 
 use crate::decode::{SyscallId, KIND_MAX};
+use crate::skel::net::{NetSkel, NetSkelBuilder};
 use crate::skel::process::types::counter_index;
 use crate::skel::process::{ProcessSkel, ProcessSkelBuilder};
 use crate::skel::syscalls::{SyscallsSkel, SyscallsSkelBuilder};
@@ -28,6 +29,8 @@ pub struct SensorOptions {
     /// Identical syscall events of one process within this window are sent
     /// once, the next one carrying the count (0: off).
     pub dedup_window_ms: u64,
+    /// UDP ports carrying DNS; empty turns DNS capture off.
+    pub dns_ports: Vec<u16>,
 }
 
 impl Default for SensorOptions {
@@ -37,6 +40,7 @@ impl Default for SensorOptions {
             report_threads: true,
             wakeup_bytes: 64 * 1024,
             dedup_window_ms: 1000,
+            dns_ports: vec![53],
         }
     }
 }
@@ -197,6 +201,10 @@ pub const SYSCALL_HOOKS_IA32: &[(u32, &str, SyscallId)] = &[
 pub struct Sensor {
     skel: ProcessSkel<'static>,
     syscalls: SyscallsSkel<'static>,
+    /// DNS capture, when a cgroup v2 hierarchy is there to attach to.
+    dns: Option<(NetSkel<'static>, Vec<libbpf_rs::Link>)>,
+    /// Why DNS capture is off, when it is.
+    dns_off: Option<String>,
 }
 
 impl std::fmt::Debug for Sensor {
@@ -280,7 +288,44 @@ impl Sensor {
                 .with_context(|| format!("watching ia32 {name}"))?;
         }
         syscalls.attach().context("attaching the syscall programs")?;
-        Ok(Sensor { skel, syscalls })
+        let (dns, dns_off) = match Self::start_dns(&skel, opts) {
+            Ok(Some(d)) => (Some(d), None),
+            Ok(None) => (None, Some("no DNS ports configured".to_string())),
+            Err(e) => (None, Some(format!("{e:#}"))),
+        };
+        Ok(Sensor { skel, syscalls, dns, dns_off })
+    }
+
+    /// Loads the DNS programs and attaches them to the root of the cgroup v2
+    /// hierarchy, so every process below it is covered.
+    fn start_dns(
+        process: &ProcessSkel<'static>,
+        opts: &SensorOptions,
+    ) -> Result<Option<(NetSkel<'static>, Vec<libbpf_rs::Link>)>> {
+        if opts.dns_ports.is_empty() {
+            return Ok(None);
+        }
+        let root = crate::probe::cgroup2_root().context("no cgroup v2 hierarchy to attach DNS capture to")?;
+        let storage: &'static mut MaybeUninit<OpenObject> = Box::leak(Box::new(MaybeUninit::uninit()));
+        let mut open = NetSkelBuilder::default().open(storage).context("opening the DNS eBPF object")?;
+        open.maps.events.reuse_fd(process.maps.events.as_fd()).context("sharing the ring buffer")?;
+        open.maps.counters.reuse_fd(process.maps.counters.as_fd()).context("sharing the counters")?;
+        let net = open.load().context("loading the DNS programs (verifier)")?;
+        for port in &opts.dns_ports {
+            net.maps.dns_ports.update(&port.to_ne_bytes(), &[1u8], MapFlags::ANY).context("setting DNS ports")?;
+        }
+        let dir = std::fs::File::open(&root).with_context(|| format!("opening {}", root.display()))?;
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&dir);
+        let links = vec![
+            net.progs.dns_egress.attach_cgroup(fd).context("attaching DNS egress")?,
+            net.progs.dns_ingress.attach_cgroup(fd).context("attaching DNS ingress")?,
+        ];
+        Ok(Some((net, links)))
+    }
+
+    /// Why DNS capture is off, or None when it runs.
+    pub fn dns_off(&self) -> Option<&str> {
+        self.dns_off.as_deref()
     }
 
     /// Fills the interest set of read-only opens: `paths` match exactly, or
@@ -376,6 +421,7 @@ impl Sensor {
             .object()
             .progs()
             .chain(self.syscalls.object().progs())
+            .chain(self.dns.iter().flat_map(|(n, _)| n.object().progs()))
             .map(|p| p.name().to_string_lossy().into_owned())
             .collect()
     }

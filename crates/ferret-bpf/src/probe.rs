@@ -91,7 +91,7 @@ const PROBES: &[ProbeSpec] = &[
         required: false,
         role: "not needed: enforcement uses bpf_send_signal and cgroup hooks",
     },
-    ProbeSpec { name: "cgroup_skb", prog: "probe_cgroup_skb", required: false, role: "DNS and flow capture (planned)" },
+    ProbeSpec { name: "cgroup_skb", prog: "probe_cgroup_skb", required: false, role: "DNS capture (root cgroup v2)" },
     ProbeSpec {
         name: "cgroup_connect4",
         prog: "probe_cgroup_connect4",

@@ -6,6 +6,7 @@
 //! hash still in progress, which [`Enriched::finish`] waits for (bounded).
 
 pub mod container;
+pub mod dns;
 pub mod hash;
 pub mod host;
 pub mod proctable;
@@ -15,7 +16,7 @@ pub mod syscall;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferret_bpf::decode::{exec_flags, fork_flags, Exec, Exit, FileId, Fork, Record, Syscall, Task};
+use ferret_bpf::decode::{exec_flags, fork_flags, Dns, Exec, Exit, FileId, Fork, Record, Syscall, Task};
 use ferret_event::{Ancestor, Event, ExeFile, ExecInfo, ExitInfo, ForkInfo, Host, Process};
 
 use crate::hash::{ExeHasher, HashSlot};
@@ -156,7 +157,28 @@ impl Enricher {
             Record::Fork(f) => self.on_fork(f),
             Record::Exit(x) => self.on_exit(x),
             Record::Syscall(s) => self.on_syscall(*s),
+            Record::Dns(d) => self.on_dns(*d),
         }
+    }
+
+    fn on_dns(&mut self, d: Dns) -> Enriched {
+        let event_type = if d.egress { "dns_query" } else { "dns_response" };
+        let info = dns::parse(&d.payload, d.wire_len);
+        let net = dns::net(&d);
+        let (key, process, hash) = if d.owner_known {
+            let task = &d.header.task;
+            let key = self.actor(task);
+            let (process, hash) = self.process(&key, task);
+            (key, process, hash)
+        } else {
+            // A response for a socket whose sender was never seen (it sent
+            // before ferret started): the packet is reported, the actor is not.
+            (self.table.key(0, 0), Process::default(), None)
+        };
+        let mut ev = self.event(&key, event_type, d.header.ktime_boot_ns, 0, process);
+        ev.net = Some(net);
+        ev.dns = Some(info);
+        Enriched { event: ev, hash }
     }
 
     fn on_syscall(&mut self, s: Syscall) -> Enriched {

@@ -311,6 +311,48 @@ pub struct NetInfo {
     pub in_progress: bool,
 }
 
+/// One DNS question.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct DnsQuestion {
+    /// The name as asked, fully qualified ("example.com."), escaped if needed.
+    pub name: String,
+    /// "A", "AAAA", "TXT"...
+    #[serde(rename = "type")]
+    pub qtype: String,
+}
+
+/// One DNS answer record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct DnsAnswer {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub rtype: String,
+    pub ttl: u32,
+    /// The record's data in presentation format ("10.1.2.3", "\"text\"", "10 mx.example.").
+    pub data: String,
+}
+
+/// A DNS message (`dns_query`, `dns_response`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct DnsInfo {
+    pub id: u16,
+    /// "NOERROR", "NXDOMAIN", "SERVFAIL"... (responses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rcode: Option<String>,
+    /// The TC bit: the answer did not fit and the client should retry over TCP.
+    #[serde(default)]
+    pub truncated: bool,
+    #[serde(default)]
+    pub questions: Vec<DnsQuestion>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<DnsAnswer>,
+    /// Why the message could not be fully parsed; what could be read is above.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub malformed: Option<String>,
+    /// UDP payload bytes on the wire (more than were captured when over 512).
+    pub size: u32,
+}
+
 /// The syscall itself: its name (Falco's `evt.type`) and its decoded arguments.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 pub struct SyscallInfo {
@@ -360,6 +402,8 @@ pub struct Event {
     pub net: Option<NetInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub syscall: Option<SyscallInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<DnsInfo>,
     /// Keys this build does not know, kept for re-emission.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,

@@ -16,6 +16,21 @@ pub struct Config {
     pub stats: StatsConfig,
     pub files: FilesConfig,
     pub containers: ContainersConfig,
+    pub dns: DnsConfig,
+}
+
+/// DNS capture.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsConfig {
+    /// UDP ports that carry DNS; empty turns DNS capture off.
+    pub ports: Vec<u16>,
+}
+
+impl Default for DnsConfig {
+    fn default() -> Self {
+        DnsConfig { ports: vec![53] }
+    }
 }
 
 /// Container metadata from the runtime's API.
@@ -196,6 +211,9 @@ impl Config {
         }
         if u64::from(self.kernel.wakeup_bytes) >= u64::from(rb) * 1024 * 1024 / 2 {
             bail!("kernel.wakeup_bytes must be under half the ring buffer, not {}", self.kernel.wakeup_bytes);
+        }
+        if self.dns.ports.len() > 16 || self.dns.ports.contains(&0) {
+            bail!("dns.ports: at most 16 ports, none of them 0");
         }
         for p in &self.files.interest_paths {
             if p.is_empty() || p.len() > 254 {

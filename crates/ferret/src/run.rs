@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use crossbeam_channel::{bounded, Receiver, Sender};
-use ferret_bpf::decode::{KIND_EXEC, KIND_EXIT, KIND_FORK, KIND_MAX, KIND_SYSCALL};
+use ferret_bpf::decode::{KIND_DNS, KIND_EXEC, KIND_EXIT, KIND_FORK, KIND_MAX, KIND_SYSCALL};
 use ferret_bpf::{probe, KernelCounters, Sensor, SensorOptions};
 use ferret_enrich::host::{host_info, now_rfc3339, Clock};
 use ferret_enrich::{Enriched, Enricher};
@@ -55,6 +55,7 @@ fn kind_name(kind: u32) -> &'static str {
         k if k == KIND_FORK => "fork",
         k if k == KIND_EXIT => "exit",
         k if k == KIND_SYSCALL => "syscall",
+        k if k == KIND_DNS => "dns",
         _ => "other",
     }
 }
@@ -171,6 +172,7 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         report_threads: cfg.process.report_threads,
         wakeup_bytes: cfg.kernel.wakeup_bytes,
         dedup_window_ms: cfg.kernel.dedup_window_ms,
+        dns_ports: cfg.dns.ports.clone(),
     }) {
         Ok(s) => s,
         Err(e) => {
@@ -181,6 +183,9 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
     if let Err(e) = sensor.set_open_interest(&cfg.files.interest_paths, &cfg.files.interest_names) {
         eprintln!("ferret: {e:#}");
         return Ok(ExitCode::from(1));
+    }
+    if let Some(why) = sensor.dns_off() {
+        eprintln!("ferret: DNS capture off: {why}");
     }
     let seeded = enricher.seed();
     eprintln!(

@@ -1,0 +1,153 @@
+//! DNS messages captured in the kernel, parsed with hickory-proto. Hostile
+//! input: a message that does not parse still yields an event, flagged
+//! `malformed`, with the header fields that could be read.
+
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use ferret_bpf::decode::Dns;
+use ferret_event::{DnsAnswer, DnsInfo, DnsQuestion, Endpoint, NetInfo};
+use hickory_proto::op::Message;
+
+fn rcode_name(code: u16) -> String {
+    match code {
+        0 => "NOERROR",
+        1 => "FORMERR",
+        2 => "SERVFAIL",
+        3 => "NXDOMAIN",
+        4 => "NOTIMP",
+        5 => "REFUSED",
+        6 => "YXDOMAIN",
+        7 => "YXRRSET",
+        8 => "NXRRSET",
+        9 => "NOTAUTH",
+        10 => "NOTZONE",
+        _ => return format!("RCODE{code}"),
+    }
+    .to_string()
+}
+
+fn text(s: String) -> String {
+    ferret_event::text::escape_bytes(s.as_bytes()).0
+}
+
+/// Parses a DNS message; never fails (see `malformed`).
+pub fn parse(payload: &[u8], wire_len: u32) -> DnsInfo {
+    let mut info = DnsInfo { size: wire_len, ..Default::default() };
+    // The fixed 12-byte header can be read from anything that long.
+    if payload.len() >= 12 {
+        info.id = u16::from_be_bytes([payload[0], payload[1]]);
+        let flags = u16::from_be_bytes([payload[2], payload[3]]);
+        info.truncated = flags & 0x0200 != 0;
+        if flags & 0x8000 != 0 {
+            info.rcode = Some(rcode_name(flags & 0x000f));
+        }
+    }
+    match Message::from_vec(payload) {
+        Ok(m) => {
+            info.id = m.id();
+            info.truncated = m.truncated();
+            if m.message_type() == hickory_proto::op::MessageType::Response {
+                info.rcode = Some(rcode_name(u16::from(m.response_code())));
+            }
+            info.questions = m
+                .queries()
+                .iter()
+                .map(|q| DnsQuestion { name: text(q.name().to_string()), qtype: q.query_type().to_string() })
+                .collect();
+            info.answers = m
+                .answers()
+                .iter()
+                .map(|r| DnsAnswer {
+                    name: text(r.name().to_string()),
+                    rtype: r.record_type().to_string(),
+                    ttl: r.ttl(),
+                    data: text(r.data().to_string()),
+                })
+                .collect();
+        }
+        Err(e) => {
+            info.malformed =
+                Some(if payload.len() < 12 { "shorter than a DNS header".to_string() } else { e.to_string() });
+        }
+    }
+    if info.malformed.is_none() && (wire_len as usize) > payload.len() {
+        info.malformed = Some(format!("captured {} of {} bytes", payload.len(), wire_len));
+    }
+    info
+}
+
+fn ip(family: u16, raw: &[u8; 16]) -> Option<String> {
+    match i32::from(family) {
+        libc::AF_INET => Some(Ipv4Addr::new(raw[0], raw[1], raw[2], raw[3]).to_string()),
+        libc::AF_INET6 => Some(Ipv6Addr::from(*raw).to_string()),
+        _ => None,
+    }
+}
+
+/// The `net` object: local is the host's socket, remote the DNS server.
+pub fn net(d: &Dns) -> NetInfo {
+    let src = Endpoint { ip: ip(d.family, &d.saddr), port: Some(d.sport), path: None };
+    let dst = Endpoint { ip: ip(d.family, &d.daddr), port: Some(d.dport), path: None };
+    let (local, remote) = if d.egress { (src, dst) } else { (dst, src) };
+    NetInfo {
+        family: if i32::from(d.family) == libc::AF_INET6 { "AF_INET6" } else { "AF_INET" }.to_string(),
+        sock_type: "SOCK_DGRAM".into(),
+        protocol: "udp".into(),
+        local: Some(local),
+        remote: Some(remote),
+        address_source: "kernel".into(),
+        in_progress: false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::op::{Message, MessageType, Query};
+    use hickory_proto::rr::{Name, RData, Record, RecordType};
+    use std::str::FromStr;
+
+    fn response() -> Vec<u8> {
+        let mut m = Message::new();
+        m.set_id(0x1234).set_message_type(MessageType::Response);
+        let name = Name::from_str("ferret.test.").expect("name");
+        m.add_query(Query::query(name.clone(), RecordType::A));
+        m.add_answer(Record::from_rdata(name, 60, RData::A(Ipv4Addr::new(10, 9, 8, 7).into())));
+        m.to_vec().expect("encode")
+    }
+
+    #[test]
+    fn a_response_is_parsed() {
+        let bytes = response();
+        let d = parse(&bytes, bytes.len() as u32);
+        assert_eq!(d.id, 0x1234);
+        assert_eq!(d.rcode.as_deref(), Some("NOERROR"));
+        assert_eq!(d.questions[0].name, "ferret.test.");
+        assert_eq!(d.questions[0].qtype, "A");
+        assert_eq!((d.answers[0].rtype.as_str(), d.answers[0].data.as_str(), d.answers[0].ttl), ("A", "10.9.8.7", 60));
+        assert_eq!(d.malformed, None);
+    }
+
+    #[test]
+    fn hostile_messages_are_flagged_not_fatal() {
+        // A compression pointer to itself, bogus counts, truncation, garbage.
+        let mut looped = vec![0x12, 0x34, 0x81, 0x80, 0, 1, 0, 0, 0, 0, 0, 0];
+        looped.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1]);
+        let mut counts = response();
+        counts[7] = 0xff; // 255 answers claimed
+        let bytes = response();
+        let cut = &bytes[..bytes.len() - 3];
+        let mut long_label = vec![0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 64];
+        long_label.extend(std::iter::repeat_n(b'a', 64));
+        for msg in [&looped[..], &counts[..], cut, &[1, 2, 3][..], &long_label[..], &[][..]] {
+            let d = parse(msg, msg.len() as u32);
+            assert!(d.malformed.is_some(), "{msg:?}");
+        }
+        let d = parse(&looped, looped.len() as u32);
+        assert_eq!(d.id, 0x1234, "the header is still read");
+        assert_eq!(d.rcode.as_deref(), Some("NOERROR"));
+        // Captured short of the wire length: flagged even when it parses.
+        let full = response();
+        assert!(parse(&full, 900).malformed.is_some_and(|m| m.contains("captured")));
+    }
+}

@@ -1,0 +1,103 @@
+//! DNS from the packets: a real dnsmasq on loopback, queried by dig over
+//! IPv4 and IPv6, and a server that answers garbage.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use ferret_e2e::Sensor;
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn dnsmasq() -> Server {
+    let child = Command::new("dnsmasq")
+        .args(["--no-daemon", "--no-resolv", "--no-hosts", "--bind-interfaces", "--port=53"])
+        .args(["--listen-address=127.0.0.77", "--listen-address=::1"])
+        .args(["--address=/ferret.test/10.9.8.7", "--txt-record=txt.ferret.test,hello ferret"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("dnsmasq (Debian dnsmasq-base)");
+    std::thread::sleep(Duration::from_millis(500));
+    Server(child)
+}
+
+fn dig(args: &[&str]) -> (u32, String) {
+    let child = Command::new("dig")
+        .args(["+short", "+tries=1", "+time=3"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("dig");
+    let pid = child.id();
+    let out = child.wait_with_output().expect("dig output");
+    (pid, String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn dns_event(sensor: &Sensor, what: &str, ty: &str, pid: u32, name: &str) -> Value {
+    sensor.wait_for(WAIT, what, |v| {
+        v["type"] == ty && v["process"]["pid"] == pid && v["dns"]["questions"][0]["name"] == name
+    })
+}
+
+#[test]
+fn queries_and_responses_are_attributed_and_decoded() {
+    let _server = dnsmasq();
+    let sensor = Sensor::start(&[]);
+    let (pid, out) = dig(&["@127.0.0.77", "ferret.test", "A"]);
+    assert_eq!(out, "10.9.8.7");
+    let q = dns_event(&sensor, "A query", "dns_query", pid, "ferret.test.");
+    assert_eq!(q["dns"]["questions"][0]["type"], "A");
+    assert_eq!(q["net"]["remote"]["ip"], "127.0.0.77");
+    assert_eq!(q["net"]["remote"]["port"], 53);
+    assert_eq!(q["process"]["exe"], "/usr/bin/dig");
+    let r = dns_event(&sensor, "A response", "dns_response", pid, "ferret.test.");
+    assert_eq!(r["dns"]["rcode"], "NOERROR");
+    assert_eq!(r["dns"]["id"], q["dns"]["id"]);
+    assert_eq!(r["dns"]["answers"][0]["type"], "A");
+    assert_eq!(r["dns"]["answers"][0]["data"], "10.9.8.7");
+    assert_eq!(r["process"]["exe"], "/usr/bin/dig", "the response is attributed although it arrived in softirq");
+
+    let (pid, out) = dig(&["@::1", "txt.ferret.test", "TXT"]);
+    assert_eq!(out, "\"hello ferret\"");
+    let r = dns_event(&sensor, "TXT response over IPv6", "dns_response", pid, "txt.ferret.test.");
+    assert_eq!(r["net"]["family"], "AF_INET6");
+    assert_eq!(r["net"]["remote"]["ip"], "::1");
+    assert_eq!(r["dns"]["answers"][0]["type"], "TXT");
+    assert!(r["dns"]["answers"][0]["data"].as_str().is_some_and(|d| d.contains("hello ferret")));
+
+    let (pid, _) = dig(&["@127.0.0.77", "missing.example", "A"]);
+    let r = dns_event(&sensor, "refused", "dns_response", pid, "missing.example.");
+    assert_eq!(r["dns"]["rcode"], "REFUSED");
+}
+
+#[test]
+fn a_malformed_response_is_flagged_not_fatal() {
+    let helper = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("helpers/dns_garbage.py");
+    let mut child = Command::new("/usr/bin/python3")
+        .arg(helper)
+        .args(["127.0.0.78", "53"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("ready line");
+    let _server = Server(child);
+    let sensor = Sensor::start(&[]);
+    let (pid, _) = dig(&["@127.0.0.78", "bad.ferret.test", "A"]);
+    let r = sensor.wait_for(WAIT, "malformed response", |v| v["type"] == "dns_response" && v["process"]["pid"] == pid);
+    assert!(r["dns"]["malformed"].as_str().is_some_and(|m| !m.is_empty()), "{}", r["dns"]);
+    assert_eq!(r["dns"]["rcode"], "NOERROR", "the header is still read");
+    let (status, _, _) = sensor.stop();
+    assert!(status.success(), "the sensor survived");
+}
