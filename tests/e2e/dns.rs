@@ -19,11 +19,18 @@ impl Drop for Server {
     }
 }
 
-fn dnsmasq() -> Server {
-    let child = Command::new("dnsmasq")
-        .args(["--no-daemon", "--no-resolv", "--no-hosts", "--bind-interfaces", "--port=53"])
-        .args(["--listen-address=127.0.0.77", "--listen-address=::1"])
+/// A dnsmasq of the test's own on `v4` (each test its own address: tests
+/// run in parallel), and on ::1 when asked.
+fn dnsmasq(v4: &str, v6: bool) -> Server {
+    let mut cmd = Command::new("dnsmasq");
+    cmd.args(["--no-daemon", "--no-resolv", "--no-hosts", "--bind-interfaces", "--port=53"])
+        .arg(format!("--listen-address={v4}"));
+    if v6 {
+        cmd.arg("--listen-address=::1");
+    }
+    let child = cmd
         .args(["--address=/ferret.test/10.9.8.7", "--txt-record=txt.ferret.test,hello ferret"])
+        .args(["--address=/loop.ferret.test/127.0.0.79"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -52,7 +59,7 @@ fn dns_event(sensor: &Sensor, what: &str, ty: &str, pid: u32, name: &str) -> Val
 
 #[test]
 fn queries_and_responses_are_attributed_and_decoded() {
-    let _server = dnsmasq();
+    let _server = dnsmasq("127.0.0.77", true);
     let sensor = Sensor::start(&[]);
     let (pid, out) = dig(&["@127.0.0.77", "ferret.test", "A"]);
     assert_eq!(out, "10.9.8.7");
@@ -100,4 +107,24 @@ fn a_malformed_response_is_flagged_not_fatal() {
     assert_eq!(r["dns"]["rcode"], "NOERROR", "the header is still read");
     let (status, _, _) = sensor.stop();
     assert!(status.success(), "the sensor survived");
+}
+
+#[test]
+fn connections_are_named_from_earlier_answers() {
+    let _server = dnsmasq("127.0.0.80", false);
+    let sensor = Sensor::start(&[]);
+    let listener = std::net::TcpListener::bind("127.0.0.79:0").expect("listen on 127.0.0.79");
+    let port = listener.local_addr().expect("addr").port();
+    let (_, out) = dig(&["@127.0.0.80", "loop.ferret.test", "A"]);
+    assert_eq!(out, "127.0.0.79");
+    sensor.wait_for(WAIT, "the answer", |v| {
+        v["type"] == "dns_response" && v["dns"]["answers"][0]["data"] == "127.0.0.79"
+    });
+    let py = format!("import socket\nsocket.create_connection(('127.0.0.79', {port})).close()\n");
+    let child = Command::new("/usr/bin/python3").args(["-c", &py]).spawn().expect("python3");
+    let pid = child.id();
+    assert!(child.wait_with_output().expect("wait").status.success());
+    let c = sensor.wait_for(WAIT, "the connect", |v| v["type"] == "net_connect" && v["process"]["pid"] == pid);
+    assert_eq!(c["net"]["remote"]["ip"], "127.0.0.79");
+    assert_eq!(c["net"]["remote"]["names"], serde_json::json!(["loop.ferret.test"]));
 }

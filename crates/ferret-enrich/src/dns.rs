@@ -76,6 +76,44 @@ pub fn parse(payload: &[u8], wire_len: u32) -> DnsInfo {
     info
 }
 
+/// IP to the names that resolved to it, per container ("" for the host),
+/// from DNS responses; bounded (LRU) so a flood of answers cannot grow it.
+#[derive(Debug)]
+pub struct ResolverCache {
+    entries: lru::LruCache<(String, String), Vec<String>>,
+}
+
+/// Names kept per address.
+const NAMES_PER_IP: usize = 8;
+
+impl ResolverCache {
+    pub fn new(capacity: usize) -> ResolverCache {
+        let cap = std::num::NonZeroUsize::new(capacity.max(1)).expect("non-zero");
+        ResolverCache { entries: lru::LruCache::new(cap) }
+    }
+
+    /// Records the A/AAAA answers of a response, under the question's name
+    /// (the name the program asked for, not a CNAME target).
+    pub fn learn(&mut self, scope: &str, info: &DnsInfo) {
+        let asked = info.questions.first().map(|q| q.name.trim_end_matches('.').to_string());
+        for a in info.answers.iter().filter(|a| a.rtype == "A" || a.rtype == "AAAA") {
+            let name = asked.clone().unwrap_or_else(|| a.name.trim_end_matches('.').to_string());
+            let names = self.entries.get_or_insert_mut((scope.to_string(), a.data.clone()), Vec::new);
+            if !names.contains(&name) {
+                if names.len() == NAMES_PER_IP {
+                    names.remove(0);
+                }
+                names.push(name);
+            }
+        }
+    }
+
+    /// The names known for an address in a scope.
+    pub fn names(&mut self, scope: &str, ip: &str) -> Vec<String> {
+        self.entries.get(&(scope.to_string(), ip.to_string())).cloned().unwrap_or_default()
+    }
+}
+
 fn ip(family: u16, raw: &[u8; 16]) -> Option<String> {
     match i32::from(family) {
         libc::AF_INET => Some(Ipv4Addr::new(raw[0], raw[1], raw[2], raw[3]).to_string()),
@@ -86,8 +124,8 @@ fn ip(family: u16, raw: &[u8; 16]) -> Option<String> {
 
 /// The `net` object: local is the host's socket, remote the DNS server.
 pub fn net(d: &Dns) -> NetInfo {
-    let src = Endpoint { ip: ip(d.family, &d.saddr), port: Some(d.sport), path: None };
-    let dst = Endpoint { ip: ip(d.family, &d.daddr), port: Some(d.dport), path: None };
+    let src = Endpoint { ip: ip(d.family, &d.saddr), port: Some(d.sport), ..Default::default() };
+    let dst = Endpoint { ip: ip(d.family, &d.daddr), port: Some(d.dport), ..Default::default() };
     let (local, remote) = if d.egress { (src, dst) } else { (dst, src) };
     NetInfo {
         family: if i32::from(d.family) == libc::AF_INET6 { "AF_INET6" } else { "AF_INET" }.to_string(),
@@ -126,6 +164,22 @@ mod tests {
         assert_eq!(d.questions[0].qtype, "A");
         assert_eq!((d.answers[0].rtype.as_str(), d.answers[0].data.as_str(), d.answers[0].ttl), ("A", "10.9.8.7", 60));
         assert_eq!(d.malformed, None);
+    }
+
+    #[test]
+    fn the_resolver_cache_names_addresses_per_scope() {
+        let bytes = response();
+        let info = parse(&bytes, bytes.len() as u32);
+        let mut c = ResolverCache::new(4);
+        c.learn("", &info);
+        assert_eq!(c.names("", "10.9.8.7"), vec!["ferret.test".to_string()]);
+        assert!(c.names("some-container", "10.9.8.7").is_empty(), "scopes are separate");
+        for i in 0..10 {
+            let mut other = info.clone();
+            other.answers[0].data = format!("10.0.0.{i}");
+            c.learn("", &other);
+        }
+        assert!(c.names("", "10.9.8.7").is_empty(), "bounded: the oldest went");
     }
 
     #[test]

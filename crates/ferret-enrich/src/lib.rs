@@ -116,6 +116,7 @@ pub struct Enricher {
     clock: Clock,
     opts: EnrichOptions,
     runtime: runtime::RuntimeMetadata,
+    resolver: dns::ResolverCache,
 }
 
 impl Enricher {
@@ -124,7 +125,15 @@ impl Enricher {
         let table = ProcTable::new(opts.table_max, ids, host::clock_ticks_per_sec());
         let hasher = Arc::new(ExeHasher::new(opts.hash_max_bytes, opts.hash_cache, opts.hash_workers));
         let runtime = runtime::RuntimeMetadata::disabled("container runtime lookups not configured");
-        Enricher { table, hasher, host: Arc::new(host), clock, opts, runtime }
+        Enricher {
+            table,
+            hasher,
+            host: Arc::new(host),
+            clock,
+            opts,
+            runtime,
+            resolver: dns::ResolverCache::new(65_536),
+        }
     }
 
     /// Looks container metadata up through this runtime connection.
@@ -176,6 +185,10 @@ impl Enricher {
             (self.table.key(0, 0), Process::default(), None)
         };
         let mut ev = self.event(&key, event_type, d.header.ktime_boot_ns, 0, process);
+        if !d.egress {
+            let scope = ev.container.as_ref().map(|c| c.id.clone()).unwrap_or_default();
+            self.resolver.learn(&scope, &info);
+        }
         ev.net = Some(net);
         ev.dns = Some(info);
         Enriched { event: ev, hash }
@@ -195,6 +208,13 @@ impl Enricher {
             ev.file = sh.file;
             ev.net = sh.net;
             ev.syscall = Some(sh.syscall);
+        }
+        // Name the peer from the DNS answers this container (or the host) got.
+        let scope = ev.container.as_ref().map(|c| c.id.clone()).unwrap_or_default();
+        if let Some(remote) = ev.net.as_mut().and_then(|n| n.remote.as_mut()) {
+            if let Some(ip) = remote.ip.clone() {
+                remote.names = self.resolver.names(&scope, &ip);
+            }
         }
         Enriched { event: ev, hash }
     }

@@ -339,15 +339,19 @@ fn user_sockaddr(raw: &[u8]) -> Option<(u16, Endpoint)> {
             let a = raw.get(4..8)?;
             Some((
                 fam,
-                Endpoint { ip: Some(Ipv4Addr::new(a[0], a[1], a[2], a[3]).to_string()), port: Some(port), path: None },
+                Endpoint {
+                    ip: Some(Ipv4Addr::new(a[0], a[1], a[2], a[3]).to_string()),
+                    port: Some(port),
+                    ..Default::default()
+                },
             ))
         }
         libc::AF_INET6 => {
             let port = u16::from_be_bytes(raw.get(2..4)?.try_into().ok()?);
             let a: [u8; 16] = raw.get(8..24)?.try_into().ok()?;
-            Some((fam, Endpoint { ip: Some(Ipv6Addr::from(a).to_string()), port: Some(port), path: None }))
+            Some((fam, Endpoint { ip: Some(Ipv6Addr::from(a).to_string()), port: Some(port), ..Default::default() }))
         }
-        libc::AF_UNIX => Some((fam, Endpoint { ip: None, port: None, path: unix_path(raw.get(2..)?) })),
+        libc::AF_UNIX => Some((fam, Endpoint { path: unix_path(raw.get(2..)?), ..Default::default() })),
         _ => None,
     }
 }
@@ -358,14 +362,15 @@ fn net(s: &Syscall, sock: Option<&Sock>) -> Option<NetInfo> {
     if let Some(k) = sock {
         let is_unix = i32::from(k.family) == libc::AF_UNIX;
         let unix = if is_unix && !s.has(F::AUX_USER) { unix_path(&s.aux) } else { None };
-        let local = Endpoint { ip: ip(k.family, &k.laddr), port: (!is_unix).then_some(k.lport), path: None };
-        let mut remote = Endpoint { ip: ip(k.family, &k.raddr), port: (!is_unix).then_some(k.rport), path: None };
+        let local = Endpoint { ip: ip(k.family, &k.laddr), port: (!is_unix).then_some(k.lport), ..Default::default() };
+        let mut remote =
+            Endpoint { ip: ip(k.family, &k.raddr), port: (!is_unix).then_some(k.rport), ..Default::default() };
         let mut source = "kernel";
         // A unix socket names its peer's path; bind names its own.
         let (mut local, mut remote_opt) = (Some(local), Some(remote.clone()));
         if is_unix {
             if matches!(sc, S::SC_BIND | S::SC_LISTEN) {
-                local = Some(Endpoint { ip: None, port: None, path: unix.clone() });
+                local = Some(Endpoint { path: unix.clone(), ..Default::default() });
                 remote_opt = None;
             } else {
                 local = None;

@@ -289,6 +289,10 @@ pub struct Endpoint {
     /// For unix sockets: the socket path (abstract names start with "@").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// The DNS names that resolved to `ip` for this container (or the host)
+    /// shortly before, from the DNS responses ferret saw (Falco's `fd.sip.name`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
 }
 
 /// The socket of a network event.
