@@ -166,6 +166,32 @@ mod tests {
         assert_eq!(d.malformed, None);
     }
 
+    /// The fuzz target's property on stable Rust.
+    #[test]
+    fn mutated_messages_never_panic() {
+        let seed = response();
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for _ in 0..20_000 {
+            let mut b = seed.clone();
+            for _ in 0..(next() % 6 + 1) {
+                let at = (next() as usize) % b.len().max(1);
+                match next() % 3 {
+                    0 if !b.is_empty() => b[at] = next() as u8,
+                    0 | 1 => b.truncate(at),
+                    _ => b.extend(std::iter::repeat_n(next() as u8, (next() % 40) as usize)),
+                }
+            }
+            let d = parse(&b, b.len() as u32);
+            assert!(d.questions.len() <= b.len() && d.answers.len() <= b.len());
+        }
+    }
+
     #[test]
     fn the_resolver_cache_names_addresses_per_scope() {
         let bytes = response();
