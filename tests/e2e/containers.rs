@@ -205,3 +205,50 @@ fn drift_exec_into_a_running_container_and_its_init() {
         in_container(v) && v["process"]["args"][0] == "/bin/cat" && v["process"]["args"][1] == "/proc/self/cgroup"
     });
 }
+
+#[test]
+fn dns_from_inside_a_container_carries_the_container() {
+    ferret_e2e::require_root();
+    image();
+    let server = Command::new("dnsmasq")
+        .args(["--no-daemon", "--no-resolv", "--no-hosts", "--bind-interfaces", "--port=53"])
+        .args(["--listen-address=127.0.0.81", "--address=/box.ferret.test/10.1.1.1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("dnsmasq");
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _server = Kill(server);
+    std::thread::sleep(Duration::from_millis(500));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cidfile = dir.path().join("cid");
+    let sensor = Sensor::start(&[]);
+    // The host's network namespace, so the container reaches our loopback server.
+    let out = podman_run()
+        .args(["--network", "host"])
+        .arg("--cidfile")
+        .arg(&cidfile)
+        .args([IMAGE, "/bin/busybox", "nslookup", "-type=a", "box.ferret.test", "127.0.0.81"])
+        .output()
+        .expect("podman run");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("10.1.1.1"),
+        "nslookup: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let cid = std::fs::read_to_string(&cidfile).expect("cidfile").trim().to_string();
+    let q = sensor.wait_for(Duration::from_secs(20), "query from the container", |v| {
+        v["type"] == "dns_query" && v["dns"]["questions"][0]["name"] == "box.ferret.test."
+    });
+    assert_eq!(q["container"]["id"], cid.as_str());
+    let r = sensor.wait_for(Duration::from_secs(20), "answer in the container", |v| {
+        v["type"] == "dns_response" && v["dns"]["answers"][0]["data"] == "10.1.1.1"
+    });
+    assert_eq!(r["container"]["id"], cid.as_str());
+}
