@@ -11,7 +11,7 @@ CARGO ?= cargo
 # podman with runc and busybox-static (real containers), dnsmasq and dig (DNS).
 DEB_PACKAGES := clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make gcc python3 procps podman runc busybox-static tar dnsmasq-base dnsutils
 # Benchmarks only.
-BENCH_PACKAGES := python3-matplotlib
+BENCH_PACKAGES := dnsmasq-base
 
 .PHONY: run test build deps mounts bench lint
 

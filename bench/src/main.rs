@@ -25,6 +25,9 @@ struct Args {
     /// TCP connect+accept+close on loopback per measurement.
     #[arg(long, default_value_t = 3000)]
     connects: usize,
+    /// DNS queries (UDP, answered by a local dnsmasq) per measurement.
+    #[arg(long, default_value_t = 3000)]
+    queries: usize,
     /// Target exec rate of the loss check (execs per second).
     #[arg(long, default_value_t = 2000)]
     loss_rate: u64,
@@ -164,11 +167,53 @@ fn connect_loop(n: usize, listener: &std::net::TcpListener) -> Result<Duration> 
     Ok(t.elapsed())
 }
 
+/// A DNS query for `bench.ferret.test A`, id 0x4242, recursion desired.
+const QUERY: &[u8] = b"\x42\x42\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x05bench\x06ferret\x04test\x00\x00\x01\x00\x01";
+
+/// Sends n queries to the local server, one at a time, each awaiting its answer.
+fn dns_loop(n: usize, server: std::net::SocketAddr) -> Result<Duration> {
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0")?;
+    sock.connect(server)?;
+    sock.set_read_timeout(Some(Duration::from_secs(2)))?;
+    let mut buf = [0u8; 512];
+    let t = Instant::now();
+    for _ in 0..n {
+        sock.send(QUERY)?;
+        sock.recv(&mut buf)?;
+    }
+    Ok(t.elapsed())
+}
+
+/// dnsmasq answering bench.ferret.test on 127.0.0.90, for the DNS loop.
+struct DnsServer(Child);
+
+impl DnsServer {
+    fn start() -> Result<DnsServer> {
+        let child = Command::new("dnsmasq")
+            .args(["--no-daemon", "--no-resolv", "--no-hosts", "--bind-interfaces", "--port=53"])
+            .args(["--listen-address=127.0.0.90", "--address=/bench.ferret.test/127.0.0.91"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("starting dnsmasq (make bench installs dnsmasq-base)")?;
+        std::thread::sleep(Duration::from_millis(500));
+        Ok(DnsServer(child))
+    }
+}
+
+impl Drop for DnsServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[derive(Default, Clone)]
 struct Samples {
     exec_ns: Vec<f64>,
     open_ns: Vec<f64>,
     connect_ns: Vec<f64>,
+    dns_ns: Vec<f64>,
 }
 
 fn stats(v: &[f64]) -> (f64, f64, f64) {
@@ -242,7 +287,10 @@ fn main() -> Result<()> {
     let mut ratios_exec: Vec<Vec<f64>> = vec![Vec::new(); SETUPS.len()];
     let mut ratios_open: Vec<Vec<f64>> = vec![Vec::new(); SETUPS.len()];
     let mut ratios_connect: Vec<Vec<f64>> = vec![Vec::new(); SETUPS.len()];
+    let mut ratios_dns: Vec<Vec<f64>> = vec![Vec::new(); SETUPS.len()];
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let _dns = DnsServer::start()?;
+    let dns_server: std::net::SocketAddr = "127.0.0.90:53".parse()?;
     let mut usage = Vec::new();
     for round in 0..args.rounds {
         let mut order: Vec<usize> = (0..SETUPS.len()).collect();
@@ -250,6 +298,7 @@ fn main() -> Result<()> {
         let mut round_exec = vec![f64::NAN; SETUPS.len()];
         let mut round_open = vec![f64::NAN; SETUPS.len()];
         let mut round_connect = vec![f64::NAN; SETUPS.len()];
+        let mut round_dns = vec![f64::NAN; SETUPS.len()];
         for &i in &order {
             let setup = SETUPS[i];
             let (floor, ferret) = match setup {
@@ -262,6 +311,9 @@ fn main() -> Result<()> {
             let e = exec_loop(args.execs)?.as_nanos() as f64 / args.execs as f64;
             let o = open_loop(args.opens, &file)?.as_nanos() as f64 / args.opens as f64;
             let c = connect_loop(args.connects, &listener)?.as_nanos() as f64 / args.connects as f64;
+            let q = dns_loop(args.queries, dns_server)?.as_nanos() as f64 / args.queries as f64;
+            samples[i].dns_ns.push(q);
+            round_dns[i] = q;
             samples[i].exec_ns.push(e);
             samples[i].open_ns.push(o);
             samples[i].connect_ns.push(c);
@@ -287,6 +339,7 @@ fn main() -> Result<()> {
             ratios_exec[i].push(round_exec[i] / round_exec[0]);
             ratios_open[i].push(round_open[i] / round_open[0]);
             ratios_connect[i].push(round_connect[i] / round_connect[0]);
+            ratios_dns[i].push(round_dns[i] / round_dns[0]);
         }
     }
 
@@ -321,14 +374,29 @@ fn main() -> Result<()> {
             qmax
         ));
     }
-    report.push_str("\n| setup | connect ns/op (median) | connect ratio vs none: median (min-max) |\n|---|---|---|\n");
+    report.push_str("\n| setup | connect ns/op (median) | connect ratio vs none: median (min-max) | DNS query ns/op (median) | DNS ratio vs none: median (min-max) |\n|---|---|---|---|---|\n");
     for (i, s) in SETUPS.iter().enumerate() {
         let (cm, _, _) = stats(&samples[i].connect_ns);
         let (rm, rmin, rmax) = stats(&ratios_connect[i]);
-        report.push_str(&format!("| {} | {:.0} | {:.3} ({:.3}-{:.3}) |\n", s.name(), cm, rm, rmin, rmax));
+        let (dm, _, _) = stats(&samples[i].dns_ns);
+        let (qm, qmin, qmax) = stats(&ratios_dns[i]);
+        report.push_str(&format!(
+            "| {} | {:.0} | {:.3} ({:.3}-{:.3}) | {:.0} | {:.3} ({:.3}-{:.3}) |\n",
+            s.name(),
+            cm,
+            rm,
+            rmin,
+            rmax,
+            dm,
+            qm,
+            qmin,
+            qmax
+        ));
     }
     let added = |r: &Vec<Vec<f64>>, i: usize| stats(&r[i]).0 - 1.0;
-    for (name, r) in [("exec", &ratios_exec), ("open", &ratios_open), ("connect", &ratios_connect)] {
+    for (name, r) in
+        [("exec", &ratios_exec), ("open", &ratios_open), ("connect", &ratios_connect), ("dns", &ratios_dns)]
+    {
         report.push_str(&format!(
             "\n{name}: floor adds {:+.1}%, ferret {:+.1}%, ferret --events {:+.1}%",
             added(r, 1) * 100.0,
