@@ -220,7 +220,7 @@ struct syscall_event {
 };
 
 /*
- * A DNS message over UDP, seen by cgroup_skb on the way out (a query, in the
+ * A DNS message over UDP or TCP, seen by cgroup_skb on the way out (a query, in the
  * sender's context) or in (a response, in softirq context: the owner comes
  * from the socket-owner map the egress side fills, by socket cookie).
  */
@@ -234,7 +234,9 @@ struct dns_event {
 	__u16 family; /* AF_INET or AF_INET6 */
 	__u8 egress; /* 1: leaving the host's socket, 0: arriving */
 	__u8 owner_known;
-	__u32 wire_len; /* UDP payload bytes on the wire */
+	__u8 tcp; /* over TCP: data starts after the 2-byte length prefix */
+	__u8 _pad[7];
+	__u32 wire_len; /* the message's length: UDP payload, or TCP's length prefix */
 	__u32 cap_len; /* bytes of it in data */
 	char data[FERRET_DNS_MAX];
 };

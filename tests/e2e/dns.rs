@@ -83,6 +83,16 @@ fn queries_and_responses_are_attributed_and_decoded() {
     assert_eq!(r["dns"]["answers"][0]["type"], "TXT");
     assert!(r["dns"]["answers"][0]["data"].as_str().is_some_and(|d| d.contains("hello ferret")));
 
+    // Over TCP: the same, with the length prefix skipped.
+    let (pid, out) = dig(&["+tcp", "@127.0.0.77", "ferret.test", "A"]);
+    assert_eq!(out, "10.9.8.7");
+    let r = dns_event(&sensor, "A response over TCP", "dns_response", pid, "ferret.test.");
+    assert_eq!(r["net"]["protocol"], "tcp");
+    assert_eq!(r["dns"]["answers"][0]["data"], "10.9.8.7");
+    assert_eq!(r["dns"]["malformed"], Value::Null);
+    let q = dns_event(&sensor, "A query over TCP", "dns_query", pid, "ferret.test.");
+    assert_eq!(q["net"]["protocol"], "tcp");
+
     let (pid, _) = dig(&["@127.0.0.77", "missing.example", "A"]);
     let r = dns_event(&sensor, "refused", "dns_response", pid, "missing.example.");
     assert_eq!(r["dns"]["rcode"], "REFUSED");

@@ -277,7 +277,9 @@ pub struct Dns {
     pub dport: u16,
     /// Leaving the host's socket (a query) or arriving (a response).
     pub egress: bool,
-    /// UDP payload bytes on the wire (`payload` may hold fewer).
+    /// Over TCP (else UDP).
+    pub tcp: bool,
+    /// The message's length on the wire (`payload` may hold fewer).
     pub wire_len: u32,
     pub payload: Vec<u8>,
 }
@@ -520,6 +522,7 @@ fn decode_dns(bytes: &[u8]) -> Result<Dns, DecodeError> {
         sport: e.sport,
         dport: e.dport,
         egress: e.egress != 0,
+        tcp: e.tcp != 0,
         wire_len: e.wire_len,
         payload: data[..cap].to_vec(),
     })

@@ -120,6 +120,6 @@ fn dns_struct_matches_the_compiled_object() {
         "dns_event",
         size_of::<nt::dns_event>(),
         offsets!(nt::dns_event;
-        hdr, cookie, saddr, daddr, sport, dport, family, egress, owner_known, wire_len, cap_len, data),
+        hdr, cookie, saddr, daddr, sport, dport, family, egress, owner_known, tcp, _pad, wire_len, cap_len, data),
     );
 }

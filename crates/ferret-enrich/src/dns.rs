@@ -129,8 +129,8 @@ pub fn net(d: &Dns) -> NetInfo {
     let (local, remote) = if d.egress { (src, dst) } else { (dst, src) };
     NetInfo {
         family: if i32::from(d.family) == libc::AF_INET6 { "AF_INET6" } else { "AF_INET" }.to_string(),
-        sock_type: "SOCK_DGRAM".into(),
-        protocol: "udp".into(),
+        sock_type: if d.tcp { "SOCK_STREAM" } else { "SOCK_DGRAM" }.into(),
+        protocol: if d.tcp { "tcp" } else { "udp" }.into(),
         local: Some(local),
         remote: Some(remote),
         address_source: "kernel".into(),

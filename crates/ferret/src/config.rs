@@ -23,7 +23,7 @@ pub struct Config {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DnsConfig {
-    /// UDP ports that carry DNS; empty turns DNS capture off.
+    /// Ports (UDP and TCP) that carry DNS; empty turns DNS capture off.
     pub ports: Vec<u16>,
 }
 
