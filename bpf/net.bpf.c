@@ -93,8 +93,9 @@ static __always_inline int handle(struct __sk_buff *skb, int egress)
 {
 	__u32 zero = 0, l4 = 0, msg = 0, wire = 0;
 	__u16 family, sport = 0, dport = 0;
+	__u8 saddr[16] = {}, daddr[16] = {};
 	struct dns_event *e;
-	__u8 tcp = 0;
+	__u8 tcp = 0, proto;
 	__u64 cookie;
 	__u32 len;
 
@@ -105,36 +106,31 @@ static __always_inline int handle(struct __sk_buff *skb, int egress)
 		if (ip.frag_off & bpf_htons(0x1fff)) /* a later fragment: no transport header */
 			return 1;
 		l4 = (ip.ihl & 0xf) * 4;
+		proto = ip.protocol;
 		family = AF_INET;
-		if (l4_ports(skb, ip.protocol, l4, &sport, &dport, &msg, &wire, &tcp))
-			return 1;
-		if (!(egress ? watched_port(dport) : watched_port(sport)))
-			return 1;
-		e = bpf_map_lookup_elem(&dns_scratch, &zero);
-		if (!e)
-			return 1;
-		__builtin_memset(e->saddr, 0, 16);
-		__builtin_memset(e->daddr, 0, 16);
-		__builtin_memcpy(e->saddr, &ip.saddr, 4);
-		__builtin_memcpy(e->daddr, &ip.daddr, 4);
+		__builtin_memcpy(saddr, &ip.saddr, 4);
+		__builtin_memcpy(daddr, &ip.daddr, 4);
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr ip6;
 		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
-			return 1; /* extension headers are not followed */
-		l4 = sizeof(ip6);
+			return 1;
+		l4 = sizeof(ip6); /* extension headers are not followed */
+		proto = ip6.nexthdr;
 		family = AF_INET6;
-		if (l4_ports(skb, ip6.nexthdr, l4, &sport, &dport, &msg, &wire, &tcp))
-			return 1;
-		if (!(egress ? watched_port(dport) : watched_port(sport)))
-			return 1;
-		e = bpf_map_lookup_elem(&dns_scratch, &zero);
-		if (!e)
-			return 1;
-		__builtin_memcpy(e->saddr, &ip6.saddr, 16);
-		__builtin_memcpy(e->daddr, &ip6.daddr, 16);
+		__builtin_memcpy(saddr, &ip6.saddr, 16);
+		__builtin_memcpy(daddr, &ip6.daddr, 16);
 	} else {
 		return 1;
 	}
+	if (l4_ports(skb, proto, l4, &sport, &dport, &msg, &wire, &tcp))
+		return 1;
+	if (!(egress ? watched_port(dport) : watched_port(sport)))
+		return 1;
+	e = bpf_map_lookup_elem(&dns_scratch, &zero);
+	if (!e)
+		return 1;
+	__builtin_memcpy(e->saddr, saddr, 16);
+	__builtin_memcpy(e->daddr, daddr, 16);
 
 	cookie = bpf_get_socket_cookie(skb);
 	e->cookie = cookie;

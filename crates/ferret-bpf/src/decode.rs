@@ -317,17 +317,9 @@ impl Record {
     }
 }
 
-/// Reads a plain-old-data C struct from the front of `bytes`.
-///
-/// Only used for the skeleton's `#[repr(C)]` types, which are made of
-/// integers and integer arrays: every bit pattern is a valid value.
-fn read_pod<T: Copy>(bytes: &[u8], kind: u32) -> Result<T, DecodeError> {
-    if bytes.len() < size_of::<T>() {
-        return Err(DecodeError::Short { kind, len: bytes.len(), need: size_of::<T>() });
-    }
-    // SAFETY: length checked above; T is a repr(C) integer-only struct, so any
-    // bytes form a valid T; read_unaligned copes with the ring's alignment.
-    Ok(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
+/// Reads a whole fixed-size record struct (see [`read_fixed`]).
+fn read_pod<T: Copy + Default>(bytes: &[u8], kind: u32) -> Result<T, DecodeError> {
+    read_fixed(bytes, size_of::<T>(), kind)
 }
 
 fn cstr(raw: &[i8]) -> Vec<u8> {
@@ -370,23 +362,26 @@ pub fn split_args(block: &[u8]) -> Vec<Vec<u8>> {
 /// The fixed part of an exec record: everything before `data`.
 const EXEC_FIXED: usize = offset_of!(types::exec_event, data);
 
-/// Mirror of the fixed part of `struct exec_event`, read without the 32 KiB
-/// data array (the record on the wire holds only the bytes written).
-fn exec_fixed(bytes: &[u8]) -> Result<types::exec_event, DecodeError> {
-    if bytes.len() < EXEC_FIXED {
-        return Err(DecodeError::Short { kind: KIND_EXEC, len: bytes.len(), need: EXEC_FIXED });
+/// Reads the fixed part (the first `fixed` bytes: everything before the
+/// variable `data` array) of a record struct; the rest stays default. The
+/// record on the wire holds only the bytes written, not the whole array.
+///
+/// Only for the skeleton's `#[repr(C)]` record types, whose fields before
+/// `data` are integers and integer arrays: any bytes form a valid value.
+fn read_fixed<T: Copy + Default>(bytes: &[u8], fixed: usize, kind: u32) -> Result<T, DecodeError> {
+    if bytes.len() < fixed {
+        return Err(DecodeError::Short { kind, len: bytes.len(), need: fixed });
     }
-    let mut e = types::exec_event::default();
-    // SAFETY: we copy EXEC_FIXED bytes (checked present) into the front of a
-    // valid exec_event; every field there is an integer, so any bytes are valid.
-    unsafe {
-        std::ptr::copy_nonoverlapping(bytes.as_ptr(), (&mut e as *mut types::exec_event).cast::<u8>(), EXEC_FIXED);
-    }
-    Ok(e)
+    assert!(fixed <= size_of::<T>(), "fixed part larger than the type");
+    let mut v = T::default();
+    // SAFETY: `fixed` bytes are present in `bytes` and fit in `v` (both
+    // checked above); the bytes land in integer fields only, as documented.
+    unsafe { std::ptr::copy_nonoverlapping(bytes.as_ptr(), (&mut v as *mut T).cast::<u8>(), fixed) };
+    Ok(v)
 }
 
 fn decode_exec(bytes: &[u8]) -> Result<Exec, DecodeError> {
-    let e = exec_fixed(bytes)?;
+    let e: types::exec_event = read_fixed(bytes, EXEC_FIXED, KIND_EXEC)?;
     let data = &bytes[EXEC_FIXED..];
     let lens = [e.exe_len, e.cwd_len, e.filename_len, e.interp_len, e.tty_len, e.cgroup_len, e.args_len];
     let total: usize = lens.iter().map(|&l| usize::from(l)).sum();
@@ -435,14 +430,7 @@ fn header_sc(h: &sc_types::event_header) -> Header {
 }
 
 fn decode_syscall(bytes: &[u8]) -> Result<Syscall, DecodeError> {
-    if bytes.len() < SC_FIXED {
-        return Err(DecodeError::Short { kind: KIND_SYSCALL, len: bytes.len(), need: SC_FIXED });
-    }
-    let mut e = sc_types::syscall_event::default();
-    // SAFETY: SC_FIXED bytes are present; every field before data is an integer.
-    unsafe {
-        std::ptr::copy_nonoverlapping(bytes.as_ptr(), (&mut e as *mut sc_types::syscall_event).cast::<u8>(), SC_FIXED);
-    }
+    let e: sc_types::syscall_event = read_fixed(bytes, SC_FIXED, KIND_SYSCALL)?;
     let data = &bytes[SC_FIXED..];
     let lens = [e.path_len, e.path2_len, e.dir_len, e.aux_len].map(usize::from);
     let total: usize = lens.iter().sum();
@@ -497,14 +485,7 @@ const DNS_FIXED: usize = offset_of!(crate::skel::net::types::dns_event, data);
 
 fn decode_dns(bytes: &[u8]) -> Result<Dns, DecodeError> {
     use crate::skel::net::types as nt;
-    if bytes.len() < DNS_FIXED {
-        return Err(DecodeError::Short { kind: KIND_DNS, len: bytes.len(), need: DNS_FIXED });
-    }
-    let mut e = nt::dns_event::default();
-    // SAFETY: DNS_FIXED bytes are present; every field before data is an integer.
-    unsafe {
-        std::ptr::copy_nonoverlapping(bytes.as_ptr(), (&mut e as *mut nt::dns_event).cast::<u8>(), DNS_FIXED);
-    }
+    let e: nt::dns_event = read_fixed(bytes, DNS_FIXED, KIND_DNS)?;
     let data = &bytes[DNS_FIXED..];
     let cap = e.cap_len as usize;
     if cap > data.len() {
