@@ -194,15 +194,7 @@ fn libc_path() -> Option<PathBuf> {
 
 /// Where the cgroup v2 hierarchy is mounted, if anywhere.
 pub fn cgroup2_root() -> Option<PathBuf> {
-    let mounts = fs::read_to_string("/proc/self/mounts").ok()?;
-    mounts
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.split_whitespace();
-            let (_src, target, fstype) = (f.next()?, f.next()?, f.next()?);
-            (fstype == "cgroup2").then(|| PathBuf::from(target))
-        })
-        .next()
+    mounted("cgroup2")
 }
 
 /// Host facilities that do not need a program load to check.
@@ -221,6 +213,7 @@ pub struct HostFacts {
     pub privileges: Status,
 }
 
+/// Where a filesystem of this type is mounted, if anywhere (the first).
 fn mounted(fstype: &str) -> Option<PathBuf> {
     let mounts = fs::read_to_string("/proc/self/mounts").ok()?;
     mounts.lines().find_map(|l| {

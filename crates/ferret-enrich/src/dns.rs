@@ -2,11 +2,11 @@
 //! input: a message that does not parse still yields an event, flagged
 //! `malformed`, with the header fields that could be read.
 
-use std::net::{Ipv4Addr, Ipv6Addr};
-
 use ferret_bpf::decode::Dns;
 use ferret_event::{DnsAnswer, DnsInfo, DnsQuestion, Endpoint, NetInfo};
 use hickory_proto::op::Message;
+
+use crate::syscall::{family, ip};
 
 fn rcode_name(code: u16) -> String {
     match code {
@@ -114,21 +114,13 @@ impl ResolverCache {
     }
 }
 
-fn ip(family: u16, raw: &[u8; 16]) -> Option<String> {
-    match i32::from(family) {
-        libc::AF_INET => Some(Ipv4Addr::new(raw[0], raw[1], raw[2], raw[3]).to_string()),
-        libc::AF_INET6 => Some(Ipv6Addr::from(*raw).to_string()),
-        _ => None,
-    }
-}
-
 /// The `net` object: local is the host's socket, remote the DNS server.
 pub fn net(d: &Dns) -> NetInfo {
     let src = Endpoint { ip: ip(d.family, &d.saddr), port: Some(d.sport), ..Default::default() };
     let dst = Endpoint { ip: ip(d.family, &d.daddr), port: Some(d.dport), ..Default::default() };
     let (local, remote) = if d.egress { (src, dst) } else { (dst, src) };
     NetInfo {
-        family: if i32::from(d.family) == libc::AF_INET6 { "AF_INET6" } else { "AF_INET" }.to_string(),
+        family: family(d.family),
         sock_type: if d.tcp { "SOCK_STREAM" } else { "SOCK_DGRAM" }.into(),
         protocol: if d.tcp { "tcp" } else { "udp" }.into(),
         local: Some(local),
@@ -143,6 +135,7 @@ mod tests {
     use super::*;
     use hickory_proto::op::{Message, MessageType, Query};
     use hickory_proto::rr::{Name, RData, Record, RecordType};
+    use std::net::Ipv4Addr;
     use std::str::FromStr;
 
     fn response() -> Vec<u8> {

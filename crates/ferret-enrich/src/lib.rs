@@ -377,8 +377,7 @@ impl Enricher {
         let path = (!e.has(exec_flags::EXE_INTERNAL)).then(|| lossy(&e.exe).0);
         let hash = self.hasher.request(task.pid, &e.exe_file, path.as_deref());
         if let Some(p) = self.table.touch(&key) {
-            let exe = e.exe.clone();
-            set_image(p, Some(&exe), &e.args, Some(&e.cwd), (!e.tty.is_empty()).then_some(&e.tty[..]));
+            set_image(p, Some(&e.exe), &e.args, Some(&e.cwd), (!e.tty.is_empty()).then_some(&e.tty[..]));
             p.args_truncated = e.has(exec_flags::ARGS_TRUNCATED);
             p.exe_file = Some(e.exe_file);
             p.exe_deleted = e.has(exec_flags::EXE_DELETED);

@@ -217,25 +217,25 @@ impl ProcTable {
         }
     }
 
+    /// Removes an entry and its traces (pid index, its parent's child
+    /// count). Returns the parent when that left it exited and childless.
+    fn unlink(&mut self, key: ProcKey) -> Option<ProcKey> {
+        let p = self.procs.remove(&key)?;
+        if self.by_pid.get(&key.pid) == Some(&key) {
+            self.by_pid.remove(&key.pid);
+        }
+        let parent = p.parent?;
+        let pp = self.procs.get_mut(&parent)?;
+        pp.children = pp.children.saturating_sub(1);
+        (pp.exited && pp.children == 0).then_some(parent)
+    }
+
     fn remove_if_unreferenced(&mut self, key: ProcKey) {
         // Iterative, so a long exited chain cannot blow the stack.
         let mut next = Some(key);
         while let Some(k) = next.take() {
-            let removable = self.procs.get(&k).is_some_and(|p| p.exited && p.children == 0);
-            if !removable {
-                break;
-            }
-            let Some(p) = self.procs.remove(&k) else { break };
-            if self.by_pid.get(&k.pid) == Some(&k) {
-                self.by_pid.remove(&k.pid);
-            }
-            if let Some(parent) = p.parent {
-                if let Some(pp) = self.procs.get_mut(&parent) {
-                    pp.children = pp.children.saturating_sub(1);
-                    if pp.exited && pp.children == 0 {
-                        next = Some(parent);
-                    }
-                }
+            if self.procs.get(&k).is_some_and(|p| p.exited && p.children == 0) {
+                next = self.unlink(k);
             }
         }
     }
@@ -250,16 +250,10 @@ impl ProcTable {
             if self.procs.len() <= target {
                 break;
             }
-            if let Some(p) = self.procs.remove(&key) {
+            if self.procs.contains_key(&key) {
                 self.evicted_by_cap += 1;
-                if self.by_pid.get(&key.pid) == Some(&key) {
-                    self.by_pid.remove(&key.pid);
-                }
-                if let Some(parent) = p.parent {
-                    if let Some(pp) = self.procs.get_mut(&parent) {
-                        pp.children = pp.children.saturating_sub(1);
-                    }
-                }
+                // A parent left childless is evicted in its turn of the order.
+                self.unlink(key);
             }
         }
     }

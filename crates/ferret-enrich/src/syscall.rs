@@ -273,7 +273,8 @@ fn map_flags(f: u64) -> Vec<String> {
     )
 }
 
-fn family(f: u16) -> String {
+/// An address family's name ("AF_INET"...).
+pub(crate) fn family(f: u16) -> String {
     match i32::from(f) {
         libc::AF_UNIX => "AF_UNIX".into(),
         libc::AF_INET => "AF_INET".into(),
@@ -309,7 +310,8 @@ fn protocol(p: u16, fam: u16) -> String {
     }
 }
 
-fn ip(fam: u16, raw: &[u8; 16]) -> Option<String> {
+/// An address in network byte order (IPv4 in the first four bytes) as text.
+pub(crate) fn ip(fam: u16, raw: &[u8; 16]) -> Option<String> {
     match i32::from(fam) {
         libc::AF_INET => Some(Ipv4Addr::new(raw[0], raw[1], raw[2], raw[3]).to_string()),
         libc::AF_INET6 => Some(Ipv6Addr::from(*raw).to_string()),
