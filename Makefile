@@ -32,8 +32,12 @@ mounts:
 build: deps
 	$(CARGO) build --release --bin ferret
 
+# Rules `make run` loads: Falco's stable rules from the shared corpora when they are there
+# (ferret's own default rules are future work); override with RULES="a.yaml dir/".
+RULES ?= $(wildcard ../shared/corpora/falco/falco_rules.yaml)
+
 run: build mounts
-	./target/release/ferret run --events $(ARGS)
+	./target/release/ferret run --events $(addprefix --rules ,$(RULES)) $(ARGS)
 
 test: deps mounts
 	$(CARGO) build --workspace

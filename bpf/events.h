@@ -65,6 +65,8 @@ struct task_ctx {
 	__u64 start_boottime; /* process (thread-group leader) start, ns since boot incl. suspend */
 	__u64 parent_start_boottime; /* same for the real parent's thread-group leader */
 	__u64 cgroup_id; /* cgroup v2 id, 0 when no v2 hierarchy */
+	__u64 cap_effective; /* capability sets of the task's credentials (bit n = capability n) */
+	__u64 cap_permitted;
 	__u32 pid; /* thread-group id, as userspace calls "pid" */
 	__u32 tid;
 	__u32 ppid;

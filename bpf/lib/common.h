@@ -97,6 +97,9 @@ static __always_inline void fill_task(struct task_ctx *t, struct task_struct *ta
 	t->euid = BPF_CORE_READ(cred, euid.val);
 	t->gid = BPF_CORE_READ(cred, gid.val);
 	t->egid = BPF_CORE_READ(cred, egid.val);
+	/* kernel_cap_t is 8 bytes in every layout (u64 val, or u32 cap[2] before 6.3). */
+	BPF_CORE_READ_INTO(&t->cap_effective, cred, cap_effective);
+	BPF_CORE_READ_INTO(&t->cap_permitted, cred, cap_permitted);
 	if (bpf_core_field_exists(task->loginuid)) {
 		t->loginuid = BPF_CORE_READ(task, loginuid.val);
 		t->sessionid = BPF_CORE_READ(task, sessionid);

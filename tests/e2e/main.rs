@@ -5,4 +5,5 @@ mod cli;
 mod containers;
 mod dns;
 mod process;
+mod rules;
 mod syscalls;

@@ -47,7 +47,7 @@ fn shared_structs_match_the_compiled_object() {
         "task_ctx",
         size_of::<types::task_ctx>(),
         offsets!(types::task_ctx;
-        start_boottime, parent_start_boottime, cgroup_id, pid, tid, ppid, ns_pid, uid, euid, gid, egid,
+        start_boottime, parent_start_boottime, cgroup_id, cap_effective, cap_permitted, pid, tid, ppid, ns_pid, uid, euid, gid, egid,
         loginuid, sessionid, comm),
     );
     check(

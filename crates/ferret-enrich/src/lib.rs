@@ -319,6 +319,8 @@ impl Enricher {
             parent_exec_id,
             ns_pid: task.ns_pid,
             cgroup_id: task.cgroup_id,
+            cap_effective: Some(format!("{:016x}", task.cap_effective)),
+            cap_permitted: Some(format!("{:016x}", task.cap_permitted)),
             ancestors,
             escaped,
         };

@@ -119,6 +119,12 @@ pub struct Process {
     /// cgroup v2 id (0 when there is no v2 hierarchy).
     #[serde(default)]
     pub cgroup_id: u64,
+    /// Effective and permitted capability sets at the event, as /proc/PID/status prints them
+    /// (16 hex digits, bit n = capability n).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap_effective: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap_permitted: Option<String>,
     /// Each ancestor is shared with the process table (one summary per process).
     pub ancestors: Vec<Arc<Ancestor>>,
     /// Names of the string fields that held bytes which are not UTF-8 and

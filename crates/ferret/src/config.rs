@@ -17,6 +17,14 @@ pub struct Config {
     pub files: FilesConfig,
     pub containers: ContainersConfig,
     pub dns: DnsConfig,
+    pub rules: RulesConfig,
+}
+
+/// Rule files and directories (Falco or Sigma), loaded in order before any `--rules`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RulesConfig {
+    pub paths: Vec<PathBuf>,
 }
 
 /// DNS capture.

@@ -3,8 +3,10 @@
 
 mod config;
 mod doctor;
+mod findings;
 mod output;
 mod replay;
+mod rules_cmd;
 mod run;
 
 use std::path::PathBuf;
@@ -41,6 +43,14 @@ enum Command {
         /// Do not write to stdout (only to --output files).
         #[arg(long)]
         quiet: bool,
+        /// Rule file or directory (repeatable, loaded in order after `rules.paths` of the configuration).
+        #[arg(long = "rules", value_name = "PATH")]
+        rules: Vec<PathBuf>,
+    },
+    /// Validate, list and test rule files (Falco or Sigma, recognised by content).
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
     },
     /// Show what this kernel and host allow and what ferret will use.
     Doctor {
@@ -70,6 +80,35 @@ enum Command {
         outputs: Vec<PathBuf>,
         #[arg(long)]
         quiet: bool,
+        /// Rule file or directory (repeatable, loaded in order).
+        #[arg(long = "rules", value_name = "PATH")]
+        rules: Vec<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum RulesCommand {
+    /// Load rule files and directories; per file: rules loaded, rules not active and why, errors
+    /// with file:line:col. Exits 1 on any error.
+    Check {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+        /// Also print warnings (fields ferret does not capture, unknown keys).
+        #[arg(long)]
+        verbose: bool,
+    },
+    /// List the active rules: format, severity, event types, name, file:line:col.
+    List {
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Run fixture events (JSON lines: name, expect, event) through the rules.
+    Test {
+        /// Rule file or directory (repeatable).
+        #[arg(long = "rules", value_name = "PATH", required = true)]
+        rules: Vec<PathBuf>,
+        #[arg(required = true)]
+        fixtures: Vec<PathBuf>,
     },
 }
 
@@ -91,8 +130,9 @@ fn duration(secs: Option<f64>) -> anyhow::Result<Option<Duration>> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { events, outputs, duration: secs, config, quiet } => (|| {
+        Command::Run { events, outputs, duration: secs, config, quiet, rules } => (|| {
             let mut cfg = load_config(config.as_ref())?;
+            cfg.rules.paths.extend(rules);
             cfg.output.events |= events;
             cfg.output.files.extend(outputs);
             if quiet {
@@ -108,9 +148,14 @@ fn main() -> ExitCode {
             run::run(run::RunOptions { config: cfg, duration: duration(secs)? })
         })(),
         Command::Doctor { json } => Ok(doctor::doctor(json)),
-        Command::Replay { inputs, events, outputs, quiet } => {
-            replay::replay(&replay::ReplayOptions { inputs, events, stdout: !quiet, outputs })
+        Command::Replay { inputs, events, outputs, quiet, rules } => {
+            replay::replay(&replay::ReplayOptions { inputs, events, stdout: !quiet, outputs, rules })
         }
+        Command::Rules { command } => match command {
+            RulesCommand::Check { paths, verbose } => rules_cmd::check(&paths, verbose),
+            RulesCommand::List { paths } => rules_cmd::list(&paths),
+            RulesCommand::Test { rules, fixtures } => rules_cmd::test(&rules, &fixtures),
+        },
     };
     match result {
         Ok(code) => code,

@@ -18,13 +18,15 @@ pub struct ReplayOptions {
     pub events: bool,
     pub stdout: bool,
     pub outputs: Vec<PathBuf>,
+    pub rules: Vec<PathBuf>,
 }
 
 /// Replays every input in order. Lines that are not records are reported
 /// with file:line and skipped; the exit code is 1 if there were any.
 pub fn replay(opts: &ReplayOptions) -> Result<ExitCode> {
+    let rules = crate::findings::load_rules(&opts.rules)?;
     let mut outputs = Outputs::open(opts.stdout, &opts.outputs)?;
-    let (mut events, mut bad) = (0u64, 0u64);
+    let (mut events, mut bad, mut found) = (0u64, 0u64, 0u64);
     for path in &opts.inputs {
         let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
         for (n, line) in BufReader::new(file).split(b'\n').enumerate() {
@@ -35,6 +37,10 @@ pub fn replay(opts: &ReplayOptions) -> Result<ExitCode> {
             match serde_json::from_slice::<Record>(&line) {
                 Ok(Record::Event(ev)) => {
                     events += 1;
+                    for m in rules.matches(&ev) {
+                        found += 1;
+                        outputs.write(&Record::Finding(Box::new(crate::findings::from_match(&m, &ev))))?;
+                    }
                     if opts.events {
                         outputs.write(&Record::Event(ev))?;
                     }
@@ -48,6 +54,6 @@ pub fn replay(opts: &ReplayOptions) -> Result<ExitCode> {
             }
         }
     }
-    eprintln!("ferret: replayed {events} events, {bad} bad lines");
+    eprintln!("ferret: replayed {events} events, {found} findings, {bad} bad lines");
     Ok(if bad > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }

@@ -20,6 +20,7 @@ use ferret_bpf::{probe, KernelCounters, Sensor, SensorOptions};
 use ferret_enrich::host::{host_info, now_rfc3339, Clock};
 use ferret_enrich::{Enriched, Enricher};
 use ferret_event::{Record, Stats};
+use ferret_rules::RuleSet;
 
 use crate::config::Config;
 use crate::output::Outputs;
@@ -102,11 +103,27 @@ fn stats_record(
 }
 
 /// The writer thread: finishes events and writes them.
-fn writer(rx: Receiver<Msg>, mut outputs: Outputs, emit_events: bool, hash_wait: Duration, pc: Arc<PipelineCounters>) {
+fn writer(
+    rx: Receiver<Msg>,
+    mut outputs: Outputs,
+    emit_events: bool,
+    hash_wait: Duration,
+    pc: Arc<PipelineCounters>,
+    rules: RuleSet,
+) {
     for msg in rx {
         let rec = match msg {
             Msg::Event(e) => {
                 let ev = e.finish(hash_wait);
+                for m in rules.matches(&ev) {
+                    let f = Record::Finding(Box::new(crate::findings::from_match(&m, &ev)));
+                    pc.findings_emitted.fetch_add(1, Ordering::Relaxed);
+                    if let Err(e) = outputs.write(&f) {
+                        if pc.output_errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                            eprintln!("ferret: output error: {e:#}");
+                        }
+                    }
+                }
                 if !emit_events {
                     continue;
                 }
@@ -145,6 +162,7 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         return Ok(code);
     }
     let cfg = &opts.config;
+    let rules = crate::findings::load_rules(&cfg.rules.paths)?;
     let outputs = Outputs::open(cfg.output.stdout, &cfg.output.files)?;
 
     // libbpf's warnings are useful (verifier failures), its info chatter is not.
@@ -202,7 +220,7 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         let pc = pc.clone();
         let emit = cfg.output.events;
         let wait = Duration::from_millis(cfg.process.hash_wait_ms);
-        thread::Builder::new().name("ferret-writer".into()).spawn(move || writer(rx, outputs, emit, wait, pc))?
+        thread::Builder::new().name("ferret-writer".into()).spawn(move || writer(rx, outputs, emit, wait, pc, rules))?
     };
 
     let started = Instant::now();
