@@ -47,6 +47,7 @@ bench: EXTRA_PACKAGES = $(BENCH_PACKAGES)
 bench: deps mounts
 	$(CARGO) build --release -p ferret -p ferret-bench
 	./target/release/ferret-bench $(ARGS)
+	./target/release/ferret-rules-bench $(RULES_ARGS)
 
 lint:
 	$(CARGO) fmt --all --check

@@ -21,9 +21,7 @@ fn stable_rules() -> String {
 fn findings(sensor: &Sensor, rule: &str, pid: u32) -> Vec<Value> {
     let deadline = Instant::now() + WAIT;
     let of = |recs: Vec<Value>| -> Vec<Value> {
-        recs.into_iter()
-            .filter(|v| v["kind"] == "finding" && v["rule"] == rule && v["process"]["pid"] == pid)
-            .collect()
+        recs.into_iter().filter(|v| v["kind"] == "finding" && v["rule"] == rule && v["process"]["pid"] == pid).collect()
     };
     loop {
         if !of(sensor.records()).is_empty() {
@@ -98,7 +96,8 @@ fn rules_check_reports_errors_with_file_line_and_column() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains(&format!("{}:7:5: error: rule 'r': unknown field 'proc.nosuch'", bad.display())), "{text}");
 
-    let out = Command::new(ferret_e2e::ferret_bin()).args(["rules", "check", &stable_rules()]).output().expect("ferret");
+    let out =
+        Command::new(ferret_e2e::ferret_bin()).args(["rules", "check", &stable_rules()]).output().expect("ferret");
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
     assert!(String::from_utf8_lossy(&out.stdout).contains("25 rules loaded, 0 not active, 0 errors"));
 }

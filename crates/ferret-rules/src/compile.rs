@@ -5,6 +5,8 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
+
+use rustc_hash::FxHashSet;
 use std::net::IpAddr;
 
 use aho_corasick::AhoCorasick;
@@ -32,6 +34,16 @@ pub enum Getter {
     Transform(Transformer, Vec<Getter>),
     Lit(Box<str>),
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Affix {
+    Prefix,
+    Suffix,
+    Exact,
+}
+
+/// Longest needle an `Affixes` matcher takes (the end of a value is reversed on the stack).
+const MAX_AFFIX: usize = 256;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StrOp {
@@ -66,10 +78,26 @@ pub enum Matcher {
         ci: bool,
         negate: bool,
     },
-    /// Any of several needles anywhere in the value.
-    AnyOf(AhoCorasick),
+    /// Any of several needles anywhere in the value (the needles are kept for `shared`).
+    AnyOf {
+        ac: AhoCorasick,
+        needles: Vec<String>,
+        ci: bool,
+    },
+    /// `contains` moved into a rule set's shared automaton: pattern ids in group `group`.
+    Shared {
+        group: usize,
+        ids: Box<[u32]>,
+    },
+    /// Any of several needles at the start, at the end, or as the whole value: one anchored
+    /// automaton (over the reversed needles for the end) instead of one comparison per needle.
+    Affixes {
+        ac: AhoCorasick,
+        kind: Affix,
+        max_len: usize,
+    },
     StrSet {
-        set: HashSet<Box<str>>,
+        set: FxHashSet<Box<str>>,
         ci: bool,
     },
     IntSet(Vec<i64>),
@@ -105,9 +133,13 @@ pub trait Definitions {
     fn list(&self, name: &str) -> Option<&[String]>;
 }
 
+/// Deepest compiled tree accepted, macros inlined: evaluation recurses this deep at most.
+pub const MAX_DEPTH: usize = 256;
+
 pub struct Compiler<'d, D: Definitions> {
     defs: &'d D,
     stack: Vec<String>,
+    depth: usize,
     /// Falco fields used that ferret cannot extract, for `rules check`.
     pub unavailable: Vec<String>,
 }
@@ -131,7 +163,7 @@ impl<D: Definitions> std::fmt::Debug for Compiler<'_, D> {
 
 impl<'d, D: Definitions> Compiler<'d, D> {
     pub fn new(defs: &'d D) -> Self {
-        Compiler { defs, stack: Vec::new(), unavailable: Vec::new() }
+        Compiler { defs, stack: Vec::new(), depth: 0, unavailable: Vec::new() }
     }
 
     fn err(&self, at: usize, message: String) -> CompileError {
@@ -139,6 +171,21 @@ impl<'d, D: Definitions> Compiler<'d, D> {
     }
 
     pub fn compile(&mut self, e: &Expr) -> Result<Node, CompileError> {
+        self.depth += 1;
+        let r = self.compile_inner(e);
+        self.depth -= 1;
+        r
+    }
+
+    fn compile_inner(&mut self, e: &Expr) -> Result<Node, CompileError> {
+        if self.depth > MAX_DEPTH {
+            let at = match e {
+                Expr::Macro { at, .. } => *at,
+                Expr::Check(c) => c.at,
+                _ => 0,
+            };
+            return Err(self.err(at, format!("condition nests deeper than {MAX_DEPTH} levels with its macros inlined")));
+        }
         Ok(match e {
             Expr::And(v) => Node::And(v.iter().map(|x| self.compile(x)).collect::<Result<_, _>>()?),
             Expr::Or(v) => Node::Or(v.iter().map(|x| self.compile(x)).collect::<Result<_, _>>()?),
@@ -323,9 +370,7 @@ impl<'d, D: Definitions> Compiler<'d, D> {
             Op::Contains => strop(StrOp::Contains),
             Op::StartsWith => strop(StrOp::StartsWith),
             Op::EndsWith => strop(StrOp::EndsWith),
-            Op::IContains => {
-                Matcher::Str { op: StrOp::Contains, needle: v.to_lowercase().into(), ci: true, negate: false }
-            }
+            Op::IContains => icontains(&[v.to_string()]).map_err(|e| self.err(at, e))?,
             Op::BContains | Op::BStartsWith => {
                 let needle = hex::decode(v.replace(' ', ""))
                     .map_err(|_| self.err(at, format!("expected hex bytes, found '{v}'")))?;
@@ -426,7 +471,25 @@ impl Matcher {
                 };
                 r != *negate
             }
-            Matcher::AnyOf(ac) => ac.is_match(v),
+            Matcher::AnyOf { ac, .. } => ac.is_match(v),
+            // Evaluated by `Node::eval` from the shared scan; reached only through `val()`.
+            Matcher::Shared { .. } => false,
+            Matcher::Affixes { ac, kind, max_len } => {
+                let b = v.as_bytes();
+                let anchored = |h: &[u8]| ac.find(aho_corasick::Input::new(h).anchored(aho_corasick::Anchored::Yes));
+                match kind {
+                    Affix::Prefix => anchored(b).is_some(),
+                    Affix::Exact => anchored(b).is_some_and(|m| m.end() == b.len()),
+                    Affix::Suffix => {
+                        let n = b.len().min(*max_len);
+                        let mut buf = [0u8; MAX_AFFIX];
+                        for (d, s) in buf.iter_mut().zip(b[b.len() - n..].iter().rev()) {
+                            *d = *s;
+                        }
+                        anchored(&buf[..n]).is_some()
+                    }
+                }
+            }
             Matcher::StrSet { set, ci } => {
                 if *ci {
                     set.contains(v.to_lowercase().as_str())
@@ -618,10 +681,74 @@ impl Node {
             Node::Or(v) => v.iter().any(|n| n.eval(ctx)),
             Node::Not(n) => !n.eval(ctx),
             Node::Const(b) => *b,
+            // Any ancestor: tested one by one, without building a list.
+            Node::Test { get: Getter::Field(f), m } if f.level.is_none() && fields::is_ancestor_field(f.id) => (1
+                ..=ctx.ev.process.ancestors.len())
+                .any(|n| ctx.ancestor_value(f.id, n).is_some_and(|v| m.test(&v, ctx))),
+            Node::Test { m: Matcher::Shared { group, ids }, .. } => crate::shared::hit(ctx, *group, ids),
             Node::Test { get, m } => match get.get(ctx) {
                 Some(v) => m.test(&v, ctx),
                 None => false,
             },
+        }
+    }
+
+    /// Fold what the rule index already guarantees: `evt.type` tests that hold for every type in
+    /// `types` become `true`, those that hold for none become `false`, and constants are folded
+    /// into their parents. (`spawned_process` is a hash lookup per rule otherwise.)
+    pub fn fold_types(self, types: &HashSet<String>) -> Node {
+        match self {
+            Node::Test { get: Getter::Field(f), m } if f.id == Id::EvtType => {
+                let holds = |t: &str| match &m {
+                    Matcher::Str { op: StrOp::Eq, needle, ci: false, negate } => (&**needle == t) != *negate,
+                    Matcher::StrSet { set, ci: false } => set.contains(t),
+                    _ => false,
+                };
+                let known =
+                    matches!(&m, Matcher::Str { op: StrOp::Eq, ci: false, .. } | Matcher::StrSet { ci: false, .. });
+                if known && types.iter().all(|t| holds(t)) {
+                    Node::Const(true)
+                } else if known && !types.iter().any(|t| holds(t)) {
+                    Node::Const(false)
+                } else {
+                    Node::Test { get: Getter::Field(f), m }
+                }
+            }
+            Node::Not(x) => match x.fold_types(types) {
+                Node::Const(b) => Node::Const(!b),
+                other => Node::Not(Box::new(other)),
+            },
+            Node::And(v) => {
+                let mut out = Vec::new();
+                for n in v {
+                    match n.fold_types(types) {
+                        Node::Const(true) => {}
+                        Node::Const(false) => return Node::Const(false),
+                        other => out.push(other),
+                    }
+                }
+                match out.len() {
+                    0 => Node::Const(true),
+                    1 => out.pop().unwrap_or(Node::Const(true)),
+                    _ => Node::And(out),
+                }
+            }
+            Node::Or(v) => {
+                let mut out = Vec::new();
+                for n in v {
+                    match n.fold_types(types) {
+                        Node::Const(false) => {}
+                        Node::Const(true) => return Node::Const(true),
+                        other => out.push(other),
+                    }
+                }
+                match out.len() {
+                    0 => Node::Const(false),
+                    1 => out.pop().unwrap_or(Node::Const(false)),
+                    _ => Node::Or(out),
+                }
+            }
+            other => other,
         }
     }
 
@@ -658,12 +785,49 @@ impl Node {
     }
 }
 
-/// Build a matcher that holds when the value contains any of `needles` (one automaton).
-pub fn any_of(needles: &[String], ci: bool) -> Result<Matcher, String> {
+/// Case-insensitive `contains` of any of `needles`: one ASCII-case-folding automaton, or (for
+/// needles with non-ASCII letters) a lowercase comparison.
+pub fn icontains(needles: &[String]) -> Result<Matcher, String> {
+    if needles.iter().all(|n| n.is_ascii()) {
+        return any_of(needles, true);
+    }
+    if let [one] = needles {
+        return Ok(Matcher::Str { op: StrOp::Contains, needle: one.to_lowercase().into(), ci: true, negate: false });
+    }
+    Err("case-insensitive lists of non-ASCII strings are not supported".into())
+}
+
+/// A matcher for "starts with / ends with / equals one of `needles`" as one anchored automaton.
+pub fn affixes(needles: &[String], kind: Affix, ci: bool) -> Result<Matcher, String> {
+    let max_len = needles.iter().map(String::len).max().unwrap_or(0);
+    if max_len > MAX_AFFIX || needles.iter().any(String::is_empty) || (ci && !needles.iter().all(|n| n.is_ascii())) {
+        return Err("needles unsuited to one automaton".into());
+    }
+    let pats: Vec<Vec<u8>> = match kind {
+        Affix::Suffix => needles.iter().map(|n| n.bytes().rev().collect()).collect(),
+        _ => needles.iter().map(|n| n.as_bytes().to_vec()).collect(),
+    };
+    let match_kind =
+        if kind == Affix::Exact { aho_corasick::MatchKind::LeftmostLongest } else { aho_corasick::MatchKind::Standard };
     AhoCorasick::builder()
         .ascii_case_insensitive(ci)
+        .start_kind(aho_corasick::StartKind::Anchored)
+        .match_kind(match_kind)
+        .build(&pats)
+        .map(|ac| Matcher::Affixes { ac, kind, max_len })
+        .map_err(|e| format!("cannot build a matcher for {} strings: {e}", needles.len()))
+}
+
+/// Build a matcher that holds when the value contains any of `needles` (one automaton).
+pub fn any_of(needles: &[String], ci: bool) -> Result<Matcher, String> {
+    // A DFA is fastest but costs 256 transitions per state: only for small needle sets.
+    let total: usize = needles.iter().map(String::len).sum();
+    let kind = if total > 4096 { Some(aho_corasick::AhoCorasickKind::ContiguousNFA) } else { None };
+    AhoCorasick::builder()
+        .kind(kind)
+        .ascii_case_insensitive(ci)
         .build(needles)
-        .map(Matcher::AnyOf)
+        .map(|ac| Matcher::AnyOf { ac, needles: needles.to_vec(), ci })
         .map_err(|e| format!("cannot build a matcher for {} strings: {e}", needles.len()))
 }
 
@@ -679,5 +843,36 @@ impl Definitions for NoDefinitions {
     }
     fn list(&self, name: &str) -> Option<&[String]> {
         self.lists.get(name).map(|v| v.as_slice())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(m: &Matcher, v: &str) -> bool {
+        let ev = ferret_event::Event::default();
+        let users = crate::Users::fixed(&[], &[]);
+        m.test(&Val::Str(Cow::Borrowed(v)), &Ctx::new(&ev, 1, &users))
+    }
+
+    #[test]
+    fn affix_automata_match_like_one_comparison_per_needle() {
+        let needles: Vec<String> = ["/bin/sh", "/usr/bin/NC", "/x"].iter().map(|s| s.to_string()).collect();
+        let suffix = affixes(&needles, Affix::Suffix, true).unwrap();
+        assert!(hit(&suffix, "/usr/bin/nc"));
+        assert!(hit(&suffix, "/opt/x"));
+        assert!(!hit(&suffix, "/usr/bin/nc2"));
+        assert!(!hit(&suffix, ""));
+        let prefix = affixes(&needles, Affix::Prefix, true).unwrap();
+        assert!(hit(&prefix, "/bin/sh -c"));
+        assert!(!hit(&prefix, " /bin/sh"));
+        let exact = affixes(&needles, Affix::Exact, true).unwrap();
+        assert!(hit(&exact, "/BIN/SH"));
+        assert!(hit(&exact, "/x"));
+        assert!(!hit(&exact, "/bin/shx"));
+        assert!(!hit(&exact, "/bin/s"));
+        let long = vec!["a".repeat(300)];
+        assert!(affixes(&long, Affix::Suffix, true).is_err());
     }
 }

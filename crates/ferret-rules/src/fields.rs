@@ -402,6 +402,11 @@ impl Val<'_> {
     }
 }
 
+/// Fields with one value per ancestor (`proc.aname`...): without a level, any ancestor.
+pub fn is_ancestor_field(id: Id) -> bool {
+    matches!(id, Id::ProcAname | Id::ProcAexe | Id::ProcAexePath | Id::ProcApid | Id::ProcAcmdline)
+}
+
 /// The Falco event type of a ferret event (`execve` for a successful exec...).
 pub fn evt_type(ev: &Event) -> &str {
     match ev.event_type.as_str() {
@@ -423,6 +428,9 @@ pub struct Ctx<'e> {
     pub ev: &'e Event,
     pub num: u64,
     pub users: &'e Users,
+    /// The rule set's shared `contains` automata and what they found in this event.
+    pub groups: Option<&'e [crate::shared::Group]>,
+    pub hits: Option<&'e crate::shared::Hits>,
     cmdline: OnceCell<String>,
     args: OnceCell<String>,
     pcmdline: OnceCell<String>,
@@ -505,6 +513,8 @@ impl<'e> Ctx<'e> {
             ev,
             num,
             users,
+            groups: None,
+            hits: None,
             cmdline: OnceCell::new(),
             args: OnceCell::new(),
             pcmdline: OnceCell::new(),
@@ -589,6 +599,19 @@ impl<'e> Ctx<'e> {
                 Some(if c.ends_with('/') { c.clone() } else { format!("{c}/") })
             })
             .as_deref()
+    }
+
+    /// An ancestor field at level `n` (1 = parent).
+    pub fn ancestor_value(&self, id: Id, n: usize) -> Option<Val<'e>> {
+        let a = self.ancestor(n)?;
+        match id {
+            Id::ProcAname => Some(Val::Str(Cow::Borrowed(a.comm.as_str()))),
+            Id::ProcAexe => a.args.first().map(|x| Val::Str(Cow::Borrowed(x.as_str()))),
+            Id::ProcAexePath => a.exe.as_deref().map(|x| Val::Str(Cow::Borrowed(x))),
+            Id::ProcApid => Some(Val::Int(a.pid as i64)),
+            Id::ProcAcmdline => Some(Val::Str(Cow::Owned(falco_cmdline(&a.comm, &a.args)))),
+            _ => None,
+        }
     }
 
     fn ancestor(&self, level: usize) -> Option<&'e ferret_event::Ancestor> {
@@ -743,31 +766,20 @@ impl<'e> Ctx<'e> {
                 Some(Val::Str(Cow::Borrowed(self.pcmdline.get_or_init(|| falco_cmdline(&a.comm, &a.args)).as_str())))
             }
             Id::ProcPargv => self.ancestor(1).map(|a| Val::Str(Cow::Owned(a.args.join(" ")))),
-            Id::ProcAname | Id::ProcAexe | Id::ProcAexePath | Id::ProcApid | Id::ProcAcmdline => {
-                let one = |a: &'e ferret_event::Ancestor| -> Option<Val<'e>> {
-                    match f.id {
-                        Id::ProcAname => Some(Val::Str(Cow::Borrowed(a.comm.as_str()))),
-                        Id::ProcAexe => a.args.first().map(|x| Val::Str(Cow::Borrowed(x.as_str()))),
-                        Id::ProcAexePath => a.exe.as_deref().map(|x| Val::Str(Cow::Borrowed(x))),
-                        Id::ProcApid => Some(Val::Int(a.pid as i64)),
-                        _ => Some(Val::Str(Cow::Owned(falco_cmdline(&a.comm, &a.args)))),
-                    }
-                };
-                match f.level {
-                    Some(0) => match f.id {
-                        Id::ProcAname => s(&p.comm),
-                        Id::ProcAexe => p.args.first().map(|a| Val::Str(Cow::Borrowed(a.as_str()))),
-                        Id::ProcAexePath => p.exe.as_deref().and_then(s),
-                        Id::ProcApid => int(p.pid as i64),
-                        _ => Some(Val::Str(Cow::Owned(falco_cmdline(&p.comm, &p.args)))),
-                    },
-                    Some(n) => self.ancestor(n).and_then(one),
-                    None => {
-                        let all: Vec<Val> = p.ancestors.iter().filter_map(|a| one(a)).collect();
-                        (!all.is_empty()).then_some(Val::List(all))
-                    }
+            Id::ProcAname | Id::ProcAexe | Id::ProcAexePath | Id::ProcApid | Id::ProcAcmdline => match f.level {
+                Some(0) => match f.id {
+                    Id::ProcAname => s(&p.comm),
+                    Id::ProcAexe => p.args.first().map(|a| Val::Str(Cow::Borrowed(a.as_str()))),
+                    Id::ProcAexePath => p.exe.as_deref().and_then(s),
+                    Id::ProcApid => int(p.pid as i64),
+                    _ => Some(Val::Str(Cow::Owned(falco_cmdline(&p.comm, &p.args)))),
+                },
+                Some(n) => self.ancestor_value(f.id, n),
+                None => {
+                    let all: Vec<Val> = (1..=p.ancestors.len()).filter_map(|n| self.ancestor_value(f.id, n)).collect();
+                    (!all.is_empty()).then_some(Val::List(all))
                 }
-            }
+            },
             Id::ThreadTid => int(p.tid as i64),
             Id::ThreadCapEffective => p.cap_effective.as_deref().and_then(cap_names).map(|n| Val::Str(Cow::Owned(n))),
             Id::ThreadCapPermitted => p.cap_permitted.as_deref().and_then(cap_names).map(|n| Val::Str(Cow::Owned(n))),

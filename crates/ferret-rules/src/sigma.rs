@@ -185,15 +185,10 @@ fn value_node(field: &str, ty: Type, mods: &Mods, v: &Y) -> Result<Node, String>
     let op = mods.op.unwrap_or(StrOp::Eq);
     let (plain, wild) = unescape(raw);
     if !wild {
-        return test(
-            field,
-            Matcher::Str {
-                op,
-                needle: if op == StrOp::Contains { plain.to_lowercase().into() } else { plain.into() },
-                ci: true,
-                negate: false,
-            },
-        );
+        if op == StrOp::Contains {
+            return test(field, compile::icontains(&[plain])?);
+        }
+        return test(field, Matcher::Str { op, needle: plain.into(), ci: true, negate: false });
     }
     let pattern = match op {
         StrOp::Eq => raw.to_string(),
@@ -232,11 +227,29 @@ fn field_node(key: &str, value: &Y) -> Result<Node, String> {
         return Err(format!("{key}: empty list of values"));
     }
     // Many plain `contains` needles: one automaton.
-    if !mods.all && mods.op == Some(StrOp::Contains) && !mods.re && !mods.cidr && values.len() > 2 {
+    if !mods.all && mods.op == Some(StrOp::Contains) && !mods.re && !mods.cidr && values.len() > 1 {
         let plain: Option<Vec<String>> =
             values.iter().map(|v| v.as_str().map(unescape).and_then(|(s, wild)| (!wild).then_some(s))).collect();
         if let Some(needles) = plain {
-            return test(field, compile::any_of(&needles, true)?);
+            if let Ok(m) = compile::icontains(&needles) {
+                return test(field, m);
+            }
+        }
+    }
+    // Many plain equality/startswith/endswith values: one anchored automaton.
+    if !mods.all && !mods.re && !mods.cidr && values.len() > 1 && ty == Type::Str {
+        let plain: Option<Vec<String>> =
+            values.iter().map(|v| v.as_str().map(unescape).and_then(|(s, wild)| (!wild).then_some(s))).collect();
+        let kind = match mods.op {
+            None | Some(StrOp::Eq) => Some(compile::Affix::Exact),
+            Some(StrOp::StartsWith) => Some(compile::Affix::Prefix),
+            Some(StrOp::EndsWith) => Some(compile::Affix::Suffix),
+            Some(StrOp::Contains) => None,
+        };
+        if let (Some(needles), Some(kind)) = (plain, kind) {
+            if let Ok(m) = compile::affixes(&needles, kind, true) {
+                return test(field, m);
+            }
         }
     }
     let nodes = values.into_iter().map(|v| value_node(field, ty, &mods, v)).collect::<Result<Vec<_>, _>>()?;
@@ -478,16 +491,13 @@ pub fn compile(file: &Arc<File>, doc: &Y) -> Result<Outcome, Diagnostic> {
         }
     }
     let detection = if alts.len() == 1 { alts.remove(0) } else { Node::Or(alts) };
-    // Restrict to the category's events.
+    // Restricted to the category's events by the rule index (`types`), and by `extra`.
     let types: HashSet<String> = cat.types.iter().map(|s| s.to_string()).collect();
-    let type_test =
-        test("evt.type", Matcher::StrSet { set: cat.types.iter().map(|s| Box::<str>::from(*s)).collect(), ci: false })
-            .map_err(|m| cx.err(doc, m))?;
     let extra = crate::condition::parse(cat.extra).map_err(|e| cx.err(doc, e.message))?;
     let extra = compile::Compiler::new(&compile::NoDefinitions::default())
         .compile(&extra)
         .map_err(|e| cx.err(doc, e.message))?;
-    let node = Node::And(vec![type_test, extra, detection]);
+    let node = Node::And(vec![extra, detection]);
 
     let level = doc.get("level").and_then(Y::as_str).unwrap_or("medium");
     let severity = Severity::from_sigma(level)

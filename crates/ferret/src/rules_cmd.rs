@@ -34,6 +34,24 @@ pub fn check(paths: &[PathBuf], verbose: bool) -> Result<ExitCode> {
         report.errors().count(),
         if verbose || warnings == 0 { "" } else { " (--verbose shows them)" }
     );
+    let need = set.open_interest();
+    println!(
+        "read-only opens the rules need from the kernel: {} paths, {} file names; {} rules could match any file",
+        need.paths.len(),
+        need.names.len(),
+        need.unbounded.len()
+    );
+    if verbose {
+        for p in &need.paths {
+            println!("  path {p}");
+        }
+        for n in &need.names {
+            println!("  name {n}");
+        }
+        for r in &need.unbounded {
+            println!("  any file: '{r}'");
+        }
+    }
     Ok(if report.ok() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 

@@ -198,7 +198,8 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_CANNOT_RUN));
         }
     };
-    if let Err(e) = sensor.set_open_interest(&cfg.files.interest_paths, &cfg.files.interest_names) {
+    let (interest_paths, interest_names) = open_interest(cfg, &rules);
+    if let Err(e) = sensor.set_open_interest(&interest_paths, &interest_names) {
         eprintln!("ferret: {e:#}");
         return Ok(ExitCode::from(1));
     }
@@ -273,6 +274,44 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
     let _ = writer_thread.join();
     print_summary(&last, pc.output_errors.load(Ordering::Relaxed));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The configuration's interest set plus what the rules need (see `ferret_rules::interest`).
+fn open_interest(cfg: &crate::config::Config, rules: &RuleSet) -> (Vec<String>, Vec<String>) {
+    let need = rules.open_interest();
+    let mut paths: Vec<String> = cfg.files.interest_paths.clone();
+    let mut names: Vec<String> = cfg.files.interest_names.clone();
+    for p in need.paths {
+        // The kernel's key holds 254 bytes; a longer rule path is covered by its directory.
+        let p = if p.len() > 253 {
+            let mut cut = 200;
+            while !p.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            match p[..cut].rsplit_once('/') {
+                Some((d, _)) => format!("{d}/"),
+                None => continue,
+            }
+        } else {
+            p
+        };
+        if !paths.contains(&p) {
+            paths.push(p);
+        }
+    }
+    for n in need.names {
+        if n.len() <= 63 && !names.contains(&n) {
+            names.push(n);
+        }
+    }
+    if !need.unbounded.is_empty() {
+        eprintln!(
+            "ferret: {} rules could match read-only opens of any file; the kernel reports only the interest set (files.interest_*, and the paths other rules name): {}",
+            need.unbounded.len(),
+            need.unbounded.join(", ")
+        );
+    }
+    (paths, names)
 }
 
 fn print_summary(s: &Stats, output_errors: u64) {
