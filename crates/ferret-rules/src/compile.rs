@@ -135,24 +135,31 @@ pub trait Definitions {
 
 /// Deepest compiled tree accepted, macros inlined: evaluation recurses this deep at most.
 pub const MAX_DEPTH: usize = 256;
+/// Most nodes one rule may compile to, macros inlined (`m1: m0 or m0`... doubles each level).
+pub const MAX_NODES: usize = 200_000;
+/// Most items one list operand may expand to, nested lists included.
+pub const MAX_LIST_ITEMS: usize = 100_000;
 
 pub struct Compiler<'d, D: Definitions> {
     defs: &'d D,
     stack: Vec<String>,
     depth: usize,
+    nodes: usize,
     /// Falco fields used that ferret cannot extract, for `rules check`.
     pub unavailable: Vec<String>,
 }
 
 /// Unquote a list item written in YAML with its quotes kept (`'"10.0.0.0/8"'`).
-fn unquote(s: &str) -> (&str, bool) {
+/// A list item as written in YAML, possibly with its quotes kept (`'"10.0.0.0/8"'`): quoted
+/// items are read as the condition language reads a quoted string (escapes included).
+pub fn unquote(s: &str) -> (String, bool) {
     let t = s.trim();
     for q in ['"', '\''] {
         if t.len() >= 2 && t.starts_with(q) && t.ends_with(q) {
-            return (&t[1..t.len() - 1], true);
+            return (crate::condition::unescape(&t[1..t.len() - 1]), true);
         }
     }
-    (t, false)
+    (t.to_string(), false)
 }
 
 impl<D: Definitions> std::fmt::Debug for Compiler<'_, D> {
@@ -163,7 +170,7 @@ impl<D: Definitions> std::fmt::Debug for Compiler<'_, D> {
 
 impl<'d, D: Definitions> Compiler<'d, D> {
     pub fn new(defs: &'d D) -> Self {
-        Compiler { defs, stack: Vec::new(), depth: 0, unavailable: Vec::new() }
+        Compiler { defs, stack: Vec::new(), depth: 0, nodes: 0, unavailable: Vec::new() }
     }
 
     fn err(&self, at: usize, message: String) -> CompileError {
@@ -172,6 +179,13 @@ impl<'d, D: Definitions> Compiler<'d, D> {
 
     pub fn compile(&mut self, e: &Expr) -> Result<Node, CompileError> {
         self.depth += 1;
+        self.nodes += 1;
+        if self.nodes > MAX_NODES {
+            self.depth -= 1;
+            return Err(
+                self.err(0, format!("condition expands to more than {MAX_NODES} nodes with its macros inlined"))
+            );
+        }
         let r = self.compile_inner(e);
         self.depth -= 1;
         r
@@ -198,7 +212,12 @@ impl<'d, D: Definitions> Compiler<'d, D> {
                 }
                 let expr = match self.defs.macro_expr(name) {
                     None => return Err(self.err(*at, format!("undefined macro '{name}'"))),
-                    Some(Err(e)) => return Err(self.err(*at, format!("macro '{name}' is invalid: {e}"))),
+                    Some(Err(_)) => {
+                        return Err(self.err(
+                            *at,
+                            format!("macro '{name}' does not parse (its error is reported where it is written)"),
+                        ))
+                    }
                     Some(Ok(x)) => x,
                 };
                 if self.stack.len() >= 64 {
@@ -258,13 +277,16 @@ impl<'d, D: Definitions> Compiler<'d, D> {
                     let nested: Vec<ListItem> = list
                         .iter()
                         .map(|s| {
-                            let (t, quoted) = unquote(s);
-                            ListItem { text: t.to_string(), quoted, at: it.at }
+                            let (text, quoted) = unquote(s);
+                            ListItem { text, quoted, at: it.at }
                         })
                         .collect();
                     self.expand(&nested, out, depth + 1)?;
                     continue;
                 }
+            }
+            if out.len() >= MAX_LIST_ITEMS {
+                return Err(self.err(it.at, format!("lists expand to more than {MAX_LIST_ITEMS} items")));
             }
             out.push(it.text.clone());
         }
@@ -380,7 +402,8 @@ impl<'d, D: Definitions> Compiler<'d, D> {
                 let p = glob::Pattern::new(v).map_err(|e| self.err(at, format!("bad glob '{v}': {e}")))?;
                 Matcher::Glob(p, op == Op::IGlob)
             }
-            Op::Regex => Matcher::Regex(build_regex(v, false).map_err(|e| self.err(at, e))?),
+            // Falco's `regex` matches the whole value.
+            Op::Regex => Matcher::Regex(build_regex(&format!("^(?:{v})$"), false).map_err(|e| self.err(at, e))?),
             Op::In | Op::Intersects | Op::Pmatch => self.list_matcher(op, ty, vec![v.to_string()], at)?,
             Op::Exists => Matcher::Exists,
         })

@@ -498,24 +498,10 @@ impl<'a> Parser<'a> {
                 return Ok(out);
             }
             if c == '\\' {
-                match chars.next() {
-                    Some((_, 'n')) => out.push('\n'),
-                    Some((_, 't')) => out.push('\t'),
-                    Some((_, 'r')) => out.push('\r'),
-                    Some((_, 'x')) => {
-                        let h: String = chars.by_ref().take(2).map(|(_, c)| c).collect();
-                        match u8::from_str_radix(&h, 16) {
-                            Ok(b) if b < 0x80 => out.push(b as char),
-                            _ => {
-                                return Err(ParseError {
-                                    at: start + off,
-                                    message: format!("bad escape \\x{h} in string"),
-                                })
-                            }
-                        }
-                    }
-                    Some((_, other)) => out.push(other),
-                    None => break,
+                match read_escape(&mut chars, &mut out) {
+                    Ok(true) => {}
+                    Ok(false) => break,
+                    Err(m) => return Err(ParseError { at: start + off, message: m }),
                 }
             } else {
                 out.push(c);
@@ -524,6 +510,54 @@ impl<'a> Parser<'a> {
         self.i = start;
         Err(self.err("unterminated string"))
     }
+}
+
+/// One backslash escape (the backslash already read): `\"`, `\'`, `\\`, `\n`, `\t`, `\r`, `\xNN`
+/// (two hex digits, ASCII). Any other escape is kept as written, backslash included, so regex
+/// classes such as `\d` survive. Ok(false) at the end of the input.
+fn read_escape(chars: &mut std::str::CharIndices, out: &mut String) -> Result<bool, String> {
+    match chars.next() {
+        Some((_, 'n')) => out.push('\n'),
+        Some((_, 't')) => out.push('\t'),
+        Some((_, 'r')) => out.push('\r'),
+        Some((_, c @ ('"' | '\'' | '\\'))) => out.push(c),
+        Some((_, 'x')) => {
+            let h: String = chars.by_ref().take(2).map(|(_, c)| c).collect();
+            match u8::from_str_radix(&h, 16) {
+                Ok(b) if b < 0x80 && h.len() == 2 => out.push(b as char),
+                _ => return Err(format!("bad escape \\x{h} in string (two hex digits, below 80)")),
+            }
+        }
+        Some((_, other)) => {
+            out.push('\\');
+            out.push(other);
+        }
+        None => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// The text of a quoted string (without its quotes) with its escapes read; a bad escape is kept
+/// as written.
+pub fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.char_indices();
+    while let Some((_, c)) = chars.next() {
+        if c == '\\' {
+            let before = chars.clone();
+            match read_escape(&mut chars, &mut out) {
+                Ok(true) => {}
+                Ok(false) => out.push('\\'),
+                Err(_) => {
+                    out.push('\\');
+                    chars = before;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Every macro name the expression refers to.
@@ -594,6 +628,9 @@ mod tests {
         let err = parse("(proc.name = a").unwrap_err();
         assert!(err.message.contains("')'"));
         assert!(parse("proc.name = 'unterminated").unwrap_err().message.contains("unterminated"));
+        assert!(parse(r"proc.name = '\x4'").unwrap_err().message.contains("bad escape"));
+        assert_eq!(unescape(r#"sh -c node -e \"require('nan')\""#), r#"sh -c node -e "require('nan')""#);
+        assert_eq!(unescape(r"\d+\\"), r"\d+\");
         assert!(parse("").is_err());
     }
 

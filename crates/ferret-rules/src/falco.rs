@@ -352,7 +352,7 @@ impl State {
                 None if single => vec!["in".to_string()],
                 None => vec!["=".to_string(); fields.len()],
             };
-            if !single && comps.len() != fields.len() {
+            if (single && comps.len() != 1) || (!single && comps.len() != fields.len()) {
                 self.error(
                     loc(file, e),
                     format!("rule '{rule}', exception '{name}': {} fields but {} comps", fields.len(), comps.len()),
@@ -603,9 +603,15 @@ impl State {
                 Kind::Seq(items) => items
                     .iter()
                     .filter_map(|i| i.as_str())
-                    .map(|s| ListItem { text: s.to_string(), quoted: false, at: 0 })
+                    .map(|s| {
+                        let (text, quoted) = crate::compile::unquote(s);
+                        ListItem { text, quoted, at: 0 }
+                    })
                     .collect(),
-                _ => vec![ListItem { text: v.as_str().unwrap_or("").to_string(), quoted: false, at: 0 }],
+                _ => {
+                    let (text, quoted) = crate::compile::unquote(v.as_str().unwrap_or(""));
+                    vec![ListItem { text, quoted, at: 0 }]
+                }
             }
         };
         if e.fields.is_empty() || e.values.is_empty() {
@@ -656,7 +662,16 @@ impl State {
                 let rhs = if op.takes_list() {
                     Rhs::List(items_of(v))
                 } else {
-                    Rhs::Value { text: v.as_str().unwrap_or("").to_string(), at: 0 }
+                    match v.as_str() {
+                        Some(s) => Rhs::Value { text: crate::compile::unquote(s).0, at: 0 },
+                        None => {
+                            return Err(format!(
+                                "exception '{}': comparison '{c}' takes one value, found {}",
+                                e.name,
+                                v.kind_name()
+                            ))
+                        }
+                    }
                 };
                 checks.push(Expr::Check(Check { lhs: field(f), op, rhs, at: 0 }));
             }
@@ -671,6 +686,16 @@ impl State {
         let mut rules = Vec::new();
         let mut skipped = Vec::new();
         let mut diags = std::mem::take(&mut self.diagnostics);
+        // A macro that does not parse is an error where it is written, used or not.
+        let mut names: Vec<&String> = self.macros.keys().collect();
+        names.sort();
+        for name in names {
+            if let Some(Some(Err((at, msg)))) = self.macros.get(name).map(|m| m.parsed.as_ref()) {
+                if let Some(loc) = self.macro_location(name, *at) {
+                    diags.push(Diagnostic::error(loc, format!("macro '{name}': {msg}")));
+                }
+            }
+        }
         for r in &self.rules {
             let rule_loc = r.origin.location();
             if r.source != "syscall" {
@@ -746,6 +771,17 @@ impl State {
             if !r.enabled {
                 skipped.push((r.name.clone(), rule_loc, "disabled (enabled: false); it compiles".to_string()));
                 continue;
+            }
+            let unknown = output.unknown_fields();
+            if !unknown.is_empty() {
+                diags.push(Diagnostic::warning(
+                    rule_loc.clone(),
+                    format!(
+                        "rule '{}': output names fields ferret does not know, printed as written: {}",
+                        r.name,
+                        unknown.join(", ")
+                    ),
+                ));
             }
             if !unavailable.is_empty() {
                 diags.push(Diagnostic::warning(

@@ -470,16 +470,45 @@ fn dirname(p: &str) -> &str {
     }
 }
 
+/// What Falco prints for a user or group id it cannot name.
+const NA: &str = "<NA>";
+
+/// A mode (octal text) as Falco prints it: the octal value and the flag names.
+fn mode_names(octal: &str) -> String {
+    const BITS: &[(u32, &str)] = &[
+        (0o4000, "S_ISUID"),
+        (0o2000, "S_ISGID"),
+        (0o1000, "S_ISVTX"),
+        (0o400, "S_IRUSR"),
+        (0o200, "S_IWUSR"),
+        (0o100, "S_IXUSR"),
+        (0o40, "S_IRGRP"),
+        (0o20, "S_IWGRP"),
+        (0o10, "S_IXGRP"),
+        (0o4, "S_IROTH"),
+        (0o2, "S_IWOTH"),
+        (0o1, "S_IXOTH"),
+    ];
+    match u32::from_str_radix(octal.trim_start_matches("0o"), 8) {
+        Ok(m) => {
+            let names: Vec<&str> = BITS.iter().filter(|(b, _)| m & b != 0).map(|(_, n)| *n).collect();
+            format!("0{:o}({})", m, names.join("|"))
+        }
+        Err(_) => octal.to_string(),
+    }
+}
+
 fn tty_number(name: &str) -> i64 {
     // Falco reports the device number; ferret has the name. Rebuild the number for the usual
     // terminals, and any non-zero value otherwise (rules test `proc.tty != 0`).
-    if let Some(n) = name.strip_prefix("pts").and_then(|n| n.parse::<i64>().ok()) {
+    let num = |prefix: &str| name.strip_prefix(prefix).and_then(|n| n.parse::<u32>().ok()).map(i64::from);
+    if let Some(n) = num("pts") {
         return (136 << 8) + n;
     }
-    if let Some(n) = name.strip_prefix("ttyS").and_then(|n| n.parse::<i64>().ok()) {
+    if let Some(n) = num("ttyS") {
         return (4 << 8) + 64 + n;
     }
-    if let Some(n) = name.strip_prefix("tty").and_then(|n| n.parse::<i64>().ok()) {
+    if let Some(n) = num("tty") {
         return (4 << 8) + n;
     }
     1
@@ -579,7 +608,13 @@ impl<'e> Ctx<'e> {
                 }
                 let fmt = |e: Option<&Endpoint>| -> String {
                     match e {
-                        Some(Endpoint { ip: Some(ip), port, .. }) => format!("{ip}:{}", port.unwrap_or(0)),
+                        Some(e @ Endpoint { ip: Some(ip), port, .. }) => {
+                            format!(
+                                "{}:{}",
+                                ip_of(e).map(|i| i.to_string()).unwrap_or_else(|| ip.clone()),
+                                port.unwrap_or(0)
+                            )
+                        }
                         _ => String::new(),
                     }
                 };
@@ -655,8 +690,19 @@ impl<'e> Ctx<'e> {
             ("target" | "dir", "mount" | "umount") => return file?.path.as_deref().and_then(s),
             ("dev" | "source", "mount") => return file?.target.as_deref().and_then(s),
             ("type", "mount") => return args?.get("fstype").map(|v| Val::Str(json_str(v))),
+            // Falco prints modes with their flag names (`S_ISUID|S_IRWXU...`).
             ("mode", _) if file.and_then(|f| f.mode.as_deref()).is_some() => {
-                return file.and_then(|f| f.mode.as_deref()).and_then(s)
+                return file.and_then(|f| f.mode.as_deref()).map(|m| Val::Str(Cow::Owned(mode_names(m))))
+            }
+            // ...and uid arguments as user names.
+            ("uid" | "ruid" | "euid" | "suid", _) => {
+                let v = args?.get(k)?;
+                return Some(
+                    match v.as_u64().and_then(|u| u32::try_from(u).ok()).and_then(|u| self.users.user_name(u)) {
+                        Some(name) => Val::Str(Cow::Owned(name)),
+                        None => Val::Str(json_str(v)),
+                    },
+                );
             }
             ("request", "ptrace") => return args?.get("request_name").map(|v| Val::Str(json_str(v))),
             ("pid", "ptrace" | "kill" | "process_vm_readv" | "process_vm_writev") => {
@@ -750,7 +796,7 @@ impl<'e> Ctx<'e> {
             Id::ProcDuration => {
                 let start = rfc3339_ns(&p.start_time)?;
                 let now = rfc3339_ns(&ev.time)?;
-                int((now - start).max(0))
+                int(now.saturating_sub(start).max(0))
             }
             Id::ProcUpperLayer => b(p.exe_upper_layer),
             Id::ProcMemfd => b(p.exe_memfd),
@@ -786,19 +832,33 @@ impl<'e> Ctx<'e> {
             Id::ThreadVtid => int(p.ns_pid as i64 + (p.tid as i64 - p.pid as i64)),
             Id::UserUid => int(p.euid as i64),
             Id::UserRuid => int(p.uid as i64),
-            Id::UserName => self.users.user_name(p.euid).map(|n| Val::Str(Cow::Owned(n))),
+            // Ids the host does not know are `<NA>`, as in Falco.
+            Id::UserName => Some(
+                self.users.user_name(p.euid).map(|n| Val::Str(Cow::Owned(n))).unwrap_or(Val::Str(Cow::Borrowed(NA))),
+            ),
             Id::UserLoginUid => int(if p.loginuid == u32::MAX { -1 } else { p.loginuid as i64 }),
             Id::UserLoginName => {
                 if p.loginuid == u32::MAX {
                     None
                 } else {
-                    self.users.user_name(p.loginuid).map(|n| Val::Str(Cow::Owned(n)))
+                    Some(
+                        self.users
+                            .user_name(p.loginuid)
+                            .map(|n| Val::Str(Cow::Owned(n)))
+                            .unwrap_or(Val::Str(Cow::Borrowed(NA))),
+                    )
                 }
             }
-            Id::UserHomedir => self.users.user_home(p.euid).map(|n| Val::Str(Cow::Owned(n))),
-            Id::UserShell => self.users.user_shell(p.euid).map(|n| Val::Str(Cow::Owned(n))),
+            Id::UserHomedir => Some(
+                self.users.user_home(p.euid).map(|n| Val::Str(Cow::Owned(n))).unwrap_or(Val::Str(Cow::Borrowed(NA))),
+            ),
+            Id::UserShell => Some(
+                self.users.user_shell(p.euid).map(|n| Val::Str(Cow::Owned(n))).unwrap_or(Val::Str(Cow::Borrowed(NA))),
+            ),
             Id::GroupGid => int(p.egid as i64),
-            Id::GroupName => self.users.group_name(p.egid).map(|n| Val::Str(Cow::Owned(n))),
+            Id::GroupName => Some(
+                self.users.group_name(p.egid).map(|n| Val::Str(Cow::Owned(n))).unwrap_or(Val::Str(Cow::Borrowed(NA))),
+            ),
             Id::FdNum => match ev.event_type.as_str() {
                 "file_open" | "memfd_create" | "net_socket" | "net_accept" => int(ev.ret.max(-1)),
                 "dup" => int(ev.ret.max(-1)),
@@ -1008,8 +1068,9 @@ fn cap_names(hex: &str) -> Option<String> {
     Some(names.join(" "))
 }
 
+/// The address, IPv4-mapped IPv6 (`::ffff:a.b.c.d`) read as the IPv4 address it is, as Falco does.
 fn ip_of(e: &Endpoint) -> Option<IpAddr> {
-    e.ip.as_deref()?.parse().ok()
+    e.ip.as_deref()?.parse::<IpAddr>().ok().map(|ip| ip.to_canonical())
 }
 
 fn endpoint_names(e: Option<&Endpoint>) -> Option<Val<'_>> {
@@ -1051,6 +1112,8 @@ mod tests {
         assert_eq!(dirname("/etc/shadow"), "/etc");
         assert_eq!(dirname("/x"), "/");
         assert_eq!(tty_number("pts3"), 34819);
+        assert_eq!(tty_number("pts9223372036854775807"), 1);
+        assert_eq!(mode_names("4755"), "04755(S_ISUID|S_IRUSR|S_IWUSR|S_IXUSR|S_IRGRP|S_IXGRP|S_IROTH|S_IXOTH)");
         assert_eq!(falco_cmdline("bash", &["/bin/bash".into(), "-c".into(), "id".into()]), "bash -c id");
     }
 }

@@ -237,14 +237,18 @@ pub struct RuleSet {
     groups: Vec<shared::Group>,
 }
 
-/// Rule files in a directory: `*.yaml` and `*.yml`, in name order.
+/// Rule files in a directory: `*.yaml` and `*.yml`, in name order. Symbolic links to directories
+/// inside a directory are not followed (a link to `.` would loop); a path given by the user is.
 fn expand(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     if path.is_dir() {
         let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
         entries.sort();
         for e in entries {
+            let linked = std::fs::symlink_metadata(&e).is_ok_and(|m| m.file_type().is_symlink());
             if e.is_dir() {
-                expand(&e, out)?;
+                if !linked {
+                    expand(&e, out)?;
+                }
             } else if matches!(e.extension().and_then(|x| x.to_str()), Some("yaml" | "yml")) {
                 out.push(e);
             }
@@ -281,7 +285,13 @@ impl RuleSet {
                 continue;
             }
             for f in expanded {
-                match std::fs::read(&f) {
+                // Read at most one byte past the limit: `/dev/zero` is refused, not read forever.
+                let read = std::fs::File::open(&f).and_then(|file| {
+                    use std::io::Read;
+                    let mut bytes = Vec::new();
+                    file.take(yaml::MAX_FILE_BYTES as u64 + 1).read_to_end(&mut bytes).map(|_| bytes)
+                });
+                match read {
                     Ok(bytes) if bytes.len() > yaml::MAX_FILE_BYTES => {
                         report.file_mut(&f).diagnostics.push(Diagnostic::error(
                             Location { path: f.clone(), pos: Default::default() },

@@ -27,47 +27,47 @@ impl Template {
         let mut i = 0;
         while i < b.len() {
             if b[i] == b'%' {
-                // `%field` or `%(field)`.
+                // `%field`, `%field[arg]` or `%(field)`. Every index below sits after an ASCII
+                // byte, so slicing never splits a character.
                 let paren = b.get(i + 1) == Some(&b'(');
                 let start = i + 1 + paren as usize;
                 let mut j = start;
                 while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_' || b[j] == b'.') {
                     j += 1;
                 }
-                let mut name_end = j;
-                let mut arg = None;
-                if j < b.len() && b[j] == b'[' {
-                    match s[j..].find(']') {
-                        Some(close) => {
-                            arg = Some(s[j + 1..j + close].to_string());
-                            name_end = j;
-                            j += close + 1;
-                        }
-                        None => return Err(format!("unclosed '[' after %{}", &s[start..j])),
-                    }
-                }
-                if paren {
-                    if b.get(j) != Some(&b')') {
-                        return Err(format!("unclosed '%(' at byte {i}"));
-                    }
-                    j += 1;
-                }
-                let name = s[start..name_end].trim_end_matches('.');
+                let raw = &s[start..j];
+                // A trailing dot belongs to the text ("... %proc.name.").
+                let name = raw.trim_end_matches('.');
                 if name.is_empty() {
                     text.push('%');
                     i += 1;
                     continue;
+                }
+                let mut end = start + name.len();
+                let mut arg = None;
+                if name.len() == raw.len() && b.get(j) == Some(&b'[') {
+                    match s[j..].find(']') {
+                        Some(close) => {
+                            arg = Some(s[j + 1..j + close].to_string());
+                            end = j + close + 1;
+                        }
+                        None => return Err(format!("unclosed '[' after %{name}")),
+                    }
+                }
+                if paren {
+                    if b.get(end) != Some(&b')') {
+                        return Err(format!("unclosed '%(' at byte {i}"));
+                    }
+                    end += 1;
                 }
                 if !text.is_empty() {
                     pieces.push(Piece::Text(std::mem::take(&mut text)));
                 }
                 match fields::resolve(name, arg.as_deref()) {
                     Ok(f) => pieces.push(Piece::Field(f)),
-                    Err(_) => pieces.push(Piece::Unknown(s[i..j].to_string())),
+                    Err(_) => pieces.push(Piece::Unknown(s[i..end].to_string())),
                 }
-                // A trailing dot belongs to the text ("%proc.name." at a sentence end).
-                let consumed = start + name.len() + arg.as_ref().map(|a| a.len() + 2).unwrap_or(0) + paren as usize;
-                i = consumed.max(i + 1);
+                i = end;
                 continue;
             }
             let ch = s[i..].chars().next().unwrap_or(' ');
@@ -118,5 +118,29 @@ impl Template {
     /// Fields the template names that ferret does not know.
     pub fn unknown_fields(&self) -> Vec<String> {
         self.pieces.iter().filter_map(|p| if let Piece::Unknown(t) = p { Some(t.clone()) } else { None }).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn odd_templates_parse_without_panicking() {
+        for t in [
+            "x %proc.aname..[é] y",
+            "%",
+            "%(",
+            "%(proc.name",
+            "%proc.aname[",
+            "100% sure",
+            "%proc.name.",
+            "é%proc.aname[2]é",
+            "%(proc.name)%evt.arg[flags]",
+        ] {
+            let _ = Template::parse(t);
+        }
+        let t = Template::parse("a %proc.name. b %(evt.type) %nosuch.field").unwrap();
+        assert_eq!(t.unknown_fields(), vec!["%nosuch.field".to_string()]);
     }
 }

@@ -149,6 +149,8 @@ struct Mods {
     all: bool,
     re: bool,
     re_i: bool,
+    re_m: bool,
+    re_s: bool,
     cidr: bool,
 }
 
@@ -164,7 +166,14 @@ fn value_node(field: &str, ty: Type, mods: &Mods, v: &Y) -> Result<Node, String>
         return Err(format!("expected a value for {field}, found {}", v.kind_name()));
     };
     if mods.re {
-        return test(field, Matcher::Regex(compile::build_regex(raw, mods.re_i)?));
+        let mut flags = String::new();
+        for (on, f) in [(mods.re_i, 'i'), (mods.re_m, 'm'), (mods.re_s, 's')] {
+            if on {
+                flags.push(f);
+            }
+        }
+        let pattern = if flags.is_empty() { raw.to_string() } else { format!("(?{flags}){raw}") };
+        return test(field, Matcher::Regex(compile::build_regex(&pattern, false)?));
     }
     if mods.cidr {
         let net = compile::parse_net(raw).ok_or_else(|| format!("bad network '{raw}'"))?;
@@ -190,6 +199,9 @@ fn value_node(field: &str, ty: Type, mods: &Mods, v: &Y) -> Result<Node, String>
         }
         return test(field, Matcher::Str { op, needle: plain.into(), ci: true, negate: false });
     }
+    // A value ending in a lone backslash means a literal backslash, not an escape of the `*` added.
+    let trailing = raw.len() - raw.trim_end_matches('\\').len();
+    let raw = if trailing % 2 == 1 && op != StrOp::Eq { format!("{raw}\\") } else { raw.to_string() };
     let pattern = match op {
         StrOp::Eq => raw.to_string(),
         StrOp::StartsWith => format!("{raw}*"),
@@ -213,7 +225,8 @@ fn field_node(key: &str, value: &Y) -> Result<Node, String> {
             "all" => mods.all = true,
             "re" => mods.re = true,
             "i" if mods.re => mods.re_i = true,
-            "m" | "s" if mods.re => {}
+            "m" if mods.re => mods.re_m = true,
+            "s" if mods.re => mods.re_s = true,
             "cidr" => mods.cidr = true,
             other => return Err(format!("modifier '{other}' is not supported")),
         }
@@ -228,8 +241,10 @@ fn field_node(key: &str, value: &Y) -> Result<Node, String> {
     }
     // Many plain `contains` needles: one automaton.
     if !mods.all && mods.op == Some(StrOp::Contains) && !mods.re && !mods.cidr && values.len() > 1 {
-        let plain: Option<Vec<String>> =
-            values.iter().map(|v| v.as_str().map(unescape).and_then(|(s, wild)| (!wild).then_some(s))).collect();
+        let plain: Option<Vec<String>> = values
+            .iter()
+            .map(|v| v.as_str().filter(|_| !v.is_null()).map(unescape).and_then(|(s, wild)| (!wild).then_some(s)))
+            .collect();
         if let Some(needles) = plain {
             if let Ok(m) = compile::icontains(&needles) {
                 return test(field, m);
@@ -238,8 +253,10 @@ fn field_node(key: &str, value: &Y) -> Result<Node, String> {
     }
     // Many plain equality/startswith/endswith values: one anchored automaton.
     if !mods.all && !mods.re && !mods.cidr && values.len() > 1 && ty == Type::Str {
-        let plain: Option<Vec<String>> =
-            values.iter().map(|v| v.as_str().map(unescape).and_then(|(s, wild)| (!wild).then_some(s))).collect();
+        let plain: Option<Vec<String>> = values
+            .iter()
+            .map(|v| v.as_str().filter(|_| !v.is_null()).map(unescape).and_then(|(s, wild)| (!wild).then_some(s)))
+            .collect();
         let kind = match mods.op {
             None | Some(StrOp::Eq) => Some(compile::Affix::Exact),
             Some(StrOp::StartsWith) => Some(compile::Affix::Prefix),
@@ -476,6 +493,9 @@ pub fn compile(file: &Arc<File>, doc: &Y) -> Result<Outcome, Diagnostic> {
     }
     let mut alts = Vec::new();
     for text in &cond_texts {
+        if text.contains('|') {
+            return Ok(Outcome::Skipped(title, format!("condition '{text}': aggregations ('|') are not supported")));
+        }
         let mut p = Cond { toks: tokenize(text), i: 0, depth: 0, sels: &sels, names: &names };
         let e = p.or().and_then(|e| match p.peek() {
             None => Ok(e),

@@ -40,37 +40,54 @@ impl Origin {
         Location { path: self.file.path.clone(), pos: self.pos }
     }
 
-    /// The file position of byte `offset` in this scalar's value. YAML folds a multi-line scalar
-    /// into one line, each source line (without its indentation) followed by one space or newline,
-    /// which is what the walk below undoes. Escapes in quoted scalars can shift the column a little.
-    pub fn locate(&self, offset: usize) -> Location {
+    /// The file position of byte `offset` in this scalar's `value`. YAML folds a multi-line scalar
+    /// (dropping indentation and line breaks), so each source line's text is looked up in the value,
+    /// in order, and the offset is placed on the line whose text holds it. Escapes in quoted
+    /// scalars can shift the column a little.
+    pub fn locate(&self, value: &str, offset: usize) -> Location {
         let lines: Vec<&str> = self.file.text.split('\n').collect();
-        let mut line = self.pos.line.saturating_sub(1);
-        let mut col0; // 0-based column where this line's content starts
-        match self.style {
-            Style::Block => {
-                line += 1;
-                col0 = lines.get(line).map(|l| l.len() - l.trim_start().len()).unwrap_or(0);
-            }
-            Style::Quoted => col0 = self.pos.col, // after the quote (pos.col is 1-based)
-            Style::Plain => col0 = self.pos.col.saturating_sub(1),
-        }
-        let mut remaining = offset;
-        loop {
-            let Some(text) = lines.get(line) else {
-                return Location { path: self.file.path.clone(), pos: self.pos };
+        let first = self.pos.line.saturating_sub(1);
+        // (offset in value, 1-based line, 0-based column where that line's text starts)
+        let mut marks: Vec<(usize, usize, usize)> = Vec::new();
+        let mut cursor = 0;
+        let (start_line, first_col) = match self.style {
+            Style::Block => (first + 1, None),
+            Style::Quoted => (first, Some(self.pos.col)),
+            Style::Plain => (first, Some(self.pos.col.saturating_sub(1))),
+        };
+        let block_indent = lines
+            .iter()
+            .skip(start_line)
+            .find(|l| !l.trim().is_empty())
+            .map(|l| l.len() - l.trim_start().len())
+            .unwrap_or(0);
+        for (n, line) in lines.iter().enumerate().skip(start_line) {
+            let col = match (n == start_line, first_col) {
+                (true, Some(c)) => c.min(line.len()),
+                _ if self.style == Style::Block => block_indent.min(line.len() - line.trim_start().len()),
+                _ => line.len() - line.trim_start().len(),
             };
-            let content_len = text.len().saturating_sub(col0);
-            if remaining <= content_len {
-                return Location {
-                    path: self.file.path.clone(),
-                    pos: Pos { line: line + 1, col: col0 + remaining + 1 },
-                };
+            let part = line.get(col..).unwrap_or("").trim_end();
+            let part = if self.style == Style::Quoted { part.trim_end_matches(['"', '\'']) } else { part };
+            if part.is_empty() {
+                continue;
             }
-            remaining -= content_len + 1;
-            line += 1;
-            col0 = lines.get(line).map(|l| l.len() - l.trim_start().len()).unwrap_or(0);
+            match value.get(cursor..).and_then(|rest| rest.find(part)) {
+                Some(k) => {
+                    marks.push((cursor + k, n + 1, col));
+                    cursor += k + part.len();
+                    if cursor > offset {
+                        break;
+                    }
+                }
+                None => break,
+            }
         }
+        let pos = match marks.iter().rev().find(|(k, _, _)| *k <= offset) {
+            Some((k, line, col)) => Pos { line: *line, col: col + (offset - k) + 1 },
+            None => self.pos,
+        };
+        Location { path: self.file.path.clone(), pos }
     }
 }
 
@@ -101,8 +118,11 @@ impl Text {
     }
 
     pub fn locate(&self, offset: usize) -> Option<Location> {
-        let (start, origin) = self.parts.iter().rev().find(|(start, _)| *start <= offset)?;
-        Some(origin.locate(offset - start))
+        let idx = self.parts.iter().rposition(|(start, _)| *start <= offset)?;
+        let (start, origin) = &self.parts[idx];
+        let end = self.parts.get(idx + 1).map(|(s, _)| s.saturating_sub(1)).unwrap_or(self.text.len());
+        let value = self.text.get(*start..end).unwrap_or("");
+        Some(origin.locate(value, offset - start))
     }
 }
 
@@ -118,11 +138,18 @@ mod tests {
     fn offsets_map_back_through_folding() {
         let src = "- rule: x\n  condition: >\n    proc.name = a\n    and bogus\n";
         let o = origin(src, 2, 14, Style::Block);
-        // "proc.name = a and bogus": 'bogus' at offset 18.
-        assert_eq!(o.locate(18).pos, Pos { line: 4, col: 9 });
+        let v = "proc.name = a and bogus\n";
+        assert_eq!(o.locate(v, 18).pos, Pos { line: 4, col: 9 });
         let src = "- macro: m\n  condition: (proc.name = a or\n     proc.x = b)\n";
         let o = origin(src, 2, 14, Style::Plain);
-        assert_eq!(o.locate(1).pos, Pos { line: 2, col: 15 });
-        assert_eq!(o.locate(18).pos, Pos { line: 3, col: 6 });
+        let v = "(proc.name = a or proc.x = b)";
+        assert_eq!(o.locate(v, 1).pos, Pos { line: 2, col: 15 });
+        assert_eq!(o.locate(v, 18).pos, Pos { line: 3, col: 6 });
+        // Folded with a more-indented line and a blank line.
+        let src = "- rule: r\n  condition: >\n    evt.type = execve\n\n      and bogus.field = 1\n  output: o\n";
+        let o = origin(src, 2, 14, Style::Block);
+        let v = "evt.type = execve\n  and bogus.field = 1\n";
+        let at = v.find("bogus").unwrap();
+        assert_eq!(o.locate(v, at).pos, Pos { line: 5, col: 11 });
     }
 }

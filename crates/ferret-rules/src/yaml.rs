@@ -140,9 +140,19 @@ enum Open {
 struct Builder {
     stack: Vec<Open>,
     docs: Vec<Node>,
-    anchors: HashMap<String, Node>,
+    /// Anchored nodes with their depth (an alias pastes a copy: its depth counts where it lands).
+    anchors: HashMap<String, (Node, usize)>,
     nodes: usize,
     error: Option<YamlError>,
+}
+
+/// Nesting depth of a node (1 for a scalar). Bounded by MAX_DEPTH, so the recursion is too.
+fn depth_of(n: &Node) -> usize {
+    match &n.kind {
+        Kind::Scalar(..) => 1,
+        Kind::Seq(items) => 1 + items.iter().map(depth_of).max().unwrap_or(0),
+        Kind::Map(entries) => 1 + entries.iter().map(|(k, v)| depth_of(k).max(depth_of(v))).max().unwrap_or(0),
+    }
 }
 
 fn count_nodes(n: &Node) -> usize {
@@ -162,7 +172,8 @@ impl Builder {
 
     fn push_node(&mut self, node: Node, anchor: Option<String>) {
         if let Some(a) = anchor {
-            self.anchors.insert(a, node.clone());
+            let d = depth_of(&node);
+            self.anchors.insert(a, (node.clone(), d));
         }
         match self.stack.last_mut() {
             None => self.docs.push(node),
@@ -208,7 +219,10 @@ impl Builder {
                 self.push_node(node, anchor);
             }
             EventData::Alias { anchor } => match self.anchors.get(&anchor).cloned() {
-                Some(node) => {
+                Some((_, d)) if self.stack.len() + d > MAX_DEPTH => {
+                    self.fail(pos, format!("alias '{anchor}' nests deeper than {MAX_DEPTH} levels where it is used"));
+                }
+                Some((node, _)) => {
                     self.nodes += count_nodes(&node);
                     if self.nodes > MAX_NODES {
                         self.fail(pos, format!("aliases expand to more than {MAX_NODES} nodes"));
@@ -261,6 +275,17 @@ mod tests {
         assert!(parse(&text).is_err());
         let text = (0..500).map(|i| format!("{}k:\n", " ".repeat(i))).collect::<String>();
         assert!(parse(&text).is_err());
+    }
+
+    #[test]
+    fn aliases_cannot_build_deep_trees() {
+        // Each anchor wraps the previous alias in 100 more levels.
+        let mut text = format!("a0: &a0 {}x{}\n", "[".repeat(100), "]".repeat(100));
+        for i in 1..5 {
+            text.push_str(&format!("a{i}: &a{i} {}*a{}{}\n", "[".repeat(100), i - 1, "]".repeat(100)));
+        }
+        let err = parse(&text).unwrap_err();
+        assert!(err.message.contains("nests deeper"), "{err:?}");
     }
 
     #[test]

@@ -105,3 +105,34 @@ fn sigma_conditions_nest_boundedly() {
     let e = errors(&load(&text));
     assert!(e.iter().any(|m| m.contains("nested too deeply")), "{e:?}");
 }
+
+#[test]
+fn a_broken_macro_is_reported_where_it_is_written_even_unused() {
+    let e = errors(&load("- macro: unused\n  condition: >\n    proc.name =\n"));
+    assert!(e.iter().any(|m| m.starts_with("r.yaml:3:") && m.contains("macro 'unused'")), "{e:?}");
+}
+
+#[test]
+fn odd_exceptions_and_outputs_are_errors_not_panics() {
+    let text = "- rule: r\n  desc: d\n  condition: proc.name = a\n  output: x %proc.aname..[\u{e9}]\n  priority: INFO\n  exceptions: [{name: e, fields: proc.name, comps: [], values: [x]}]\n";
+    let r = load(text);
+    assert!(!r.ok());
+}
+
+#[test]
+fn exponential_macros_and_lists_are_refused() {
+    let mut text = String::from("- macro: m0\n  condition: proc.name = a\n");
+    for i in 1..=40 {
+        text.push_str(&format!("- macro: m{i}\n  condition: m{} or m{}\n", i - 1, i - 1));
+    }
+    text.push_str(&rule("m40"));
+    let e = errors(&load(&text));
+    assert!(e.iter().any(|m| m.contains("more than 200000 nodes")), "{e:?}");
+    let mut text = String::from("- list: l0\n  items: [a, b]\n");
+    for i in 1..=30 {
+        text.push_str(&format!("- list: l{i}\n  items: [l{}, l{}]\n", i - 1, i - 1));
+    }
+    text.push_str(&rule("proc.name in (l30)"));
+    let e = errors(&load(&text));
+    assert!(e.iter().any(|m| m.contains("more than 100000 items")), "{e:?}");
+}
