@@ -13,7 +13,7 @@ use aho_corasick::AhoCorasick;
 use base64::Engine as _;
 use ipnet::IpNet;
 
-use crate::condition::{Check, Expr, ListItem, Op, Operand, Rhs, Transformer};
+use crate::condition::{Check, Expr, ListItem, Modifier, Op, Operand, Rhs, Transformer};
 use crate::fields::{self, Ctx, FieldRef, Id, Type, Val};
 
 /// Biggest compiled regex accepted (bytes of automaton): a hostile pattern is refused, not run.
@@ -31,7 +31,7 @@ pub enum Node {
 #[derive(Debug, Clone)]
 pub enum Getter {
     Field(FieldRef),
-    Transform(Transformer, Vec<Getter>),
+    Transform(Transformer, Vec<Getter>, Option<Box<str>>),
     Lit(Box<str>),
 }
 
@@ -83,6 +83,11 @@ pub enum Matcher {
         ac: AhoCorasick,
         needles: Vec<String>,
         ci: bool,
+    },
+    /// `op oneof|anyof|allof (...)`: one matcher per value, and how many must hold.
+    Multi {
+        modifier: Modifier,
+        each: Vec<Matcher>,
     },
     /// `contains` moved into a rule set's shared automaton: pattern ids in group `group`.
     Shared {
@@ -243,7 +248,7 @@ impl<'d, D: Definitions> Compiler<'d, D> {
                 Ok((Getter::Field(f), ty))
             }
             Operand::Literal(s) => Ok((Getter::Lit(s.as_str().into()), Type::Str)),
-            Operand::Transform { func, args, at } => {
+            Operand::Transform { func, args, at, select } => {
                 let mut gs = Vec::new();
                 for a in args {
                     gs.push(self.getter(a)?.0);
@@ -261,7 +266,13 @@ impl<'d, D: Definitions> Compiler<'d, D> {
                     }
                 }
                 let ty = if *func == Transformer::Len { Type::Int } else { Type::Str };
-                Ok((Getter::Transform(*func, gs), ty))
+                if select.is_some() && *func != Transformer::Getopt {
+                    return Err(self.err(*at, format!("only getopt() takes a [selector], not {func:?}").to_lowercase()));
+                }
+                if *func == Transformer::Concat && gs.len() < 2 {
+                    return Err(self.err(*at, "concat() takes at least 2 arguments".into()));
+                }
+                Ok((Getter::Transform(*func, gs, select.as_deref().map(Into::into)), ty))
             }
         }
     }
@@ -306,6 +317,15 @@ impl<'d, D: Definitions> Compiler<'d, D> {
                 let mut values = Vec::new();
                 self.expand(items, &mut values, 0)?;
                 self.list_matcher(c.op, ty, values, at)?
+            }
+            Rhs::Modified { modifier, items } => {
+                let mut values = Vec::new();
+                self.expand(items, &mut values, 0)?;
+                if values.is_empty() {
+                    return Err(self.err(at, "the list after the modifier is empty".into()));
+                }
+                let each = values.iter().map(|v| self.value_matcher(c.op, ty, v, at)).collect::<Result<Vec<_>, _>>()?;
+                Matcher::Multi { modifier: *modifier, each }
             }
             Rhs::Value { text, at: vat } => {
                 // A bare value naming a list after a scalar operator is a literal in Falco.
@@ -497,6 +517,7 @@ impl Matcher {
             Matcher::AnyOf { ac, .. } => ac.is_match(v),
             // Evaluated by `Node::eval` from the shared scan; reached only through `val()`.
             Matcher::Shared { .. } => false,
+            Matcher::Multi { .. } => self.test(&Val::Str(Cow::Borrowed(v)), ctx),
             Matcher::Affixes { ac, kind, max_len } => {
                 let b = v.as_bytes();
                 let anchored = |h: &[u8]| ac.find(aho_corasick::Input::new(h).anchored(aho_corasick::Anchored::Yes));
@@ -556,6 +577,14 @@ impl Matcher {
     /// Whether the value satisfies the matcher. Lists hold when one element does (for `!=` and
     /// the other negated tests: when every element does).
     pub fn test(&self, v: &Val, ctx: &Ctx) -> bool {
+        if let Matcher::Multi { modifier, each } = self {
+            let n = each.iter().filter(|m| m.test(v, ctx)).count();
+            return match modifier {
+                Modifier::OneOf => n == 1,
+                Modifier::AnyOf => n >= 1,
+                Modifier::AllOf => n == each.len(),
+            };
+        }
         match v {
             Val::List(items) => {
                 let negated = matches!(
@@ -633,7 +662,7 @@ impl Getter {
         match self {
             Getter::Field(f) => ctx.get(f),
             Getter::Lit(s) => Some(Val::Str(Cow::Owned(s.to_string()))),
-            Getter::Transform(t, args) => {
+            Getter::Transform(t, args, select) => {
                 let first = || args.first().and_then(|a| a.get(ctx));
                 let map_str = |v: Val<'c>, f: &dyn Fn(&str) -> String| -> Val<'c> {
                     match v {
@@ -674,26 +703,93 @@ impl Getter {
                         Some(Val::Str(Cow::Owned(s)))
                     }
                     Transformer::Getopt => {
-                        // getopt(args, "o"): the value given to option -o in a command line.
-                        let line = args.first()?.get(ctx)?.render();
-                        let opt = args.get(1)?.get(ctx)?.render();
-                        let flag = format!("-{}", opt.trim_start_matches('-'));
-                        let mut words = line.split_whitespace();
-                        while let Some(w) = words.next() {
-                            if w == flag {
-                                return words.next().map(|x| Val::Str(Cow::Owned(x.to_string())));
-                            }
-                            if let Some(rest) = w.strip_prefix(&flag) {
-                                if !rest.is_empty() {
-                                    return Some(Val::Str(Cow::Owned(rest.to_string())));
-                                }
-                            }
-                        }
-                        None
+                        let words: Vec<String> = match args.first()?.get(ctx)? {
+                            Val::List(items) => items.iter().map(Val::render).collect(),
+                            other => other.render().split_whitespace().map(str::to_string).collect(),
+                        };
+                        let optstring = args.get(1)?.get(ctx)?.render();
+                        getopt(&words, &optstring, select.as_deref().and_then(|s| s.chars().next()))
                     }
                 }
             }
         }
+    }
+}
+
+/// getopt(3) over an argument list: short options only, clusters (`-nt`) expanded, stopping at
+/// `--` or the first operand, long options skipped. Without a selector: the options found, each
+/// followed by its value when it takes one (`?` for an unknown option). With `[c]`: the value of
+/// the last `-c` (its name when it takes no value); nothing when it is absent.
+fn getopt<'c>(words: &[String], optstring: &str, select: Option<char>) -> Option<Val<'c>> {
+    let mut takes_arg = std::collections::HashMap::new();
+    let chars: Vec<char> = optstring.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        if chars[i] != ':' {
+            takes_arg.insert(chars[i], chars.get(i + 1) == Some(&':'));
+        }
+        i += 1;
+    }
+    let mut out: Vec<String> = Vec::new();
+    let mut selected = None;
+    let mut idx = 0;
+    while idx < words.len() {
+        let w = &words[idx];
+        if w == "--" {
+            break;
+        }
+        if w.len() > 2 && w.starts_with("--") {
+            idx += 1;
+            continue;
+        }
+        if !w.starts_with('-') || w.len() == 1 {
+            break;
+        }
+        let cs: Vec<char> = w.chars().collect();
+        for (pos, &c) in cs.iter().enumerate().skip(1) {
+            let Some(&needs) = takes_arg.get(&c) else {
+                if select.is_none() {
+                    out.push("?".into());
+                }
+                continue;
+            };
+            let matches = select.is_none_or(|s| s == c);
+            if !needs {
+                if matches {
+                    match select {
+                        Some(_) => selected = Some(c.to_string()),
+                        None => out.push(c.to_string()),
+                    }
+                }
+                continue;
+            }
+            let rest: String = cs[pos + 1..].iter().collect();
+            let value = if !rest.is_empty() {
+                Some(rest)
+            } else if idx + 1 < words.len() {
+                idx += 1;
+                Some(words[idx].clone())
+            } else {
+                None
+            };
+            if matches {
+                match select {
+                    Some(_) => selected = Some(value.clone().unwrap_or_default()),
+                    None => {
+                        out.push(c.to_string());
+                        if let Some(v) = &value {
+                            out.push(v.clone());
+                        }
+                    }
+                }
+            }
+            break;
+        }
+        idx += 1;
+    }
+    match select {
+        Some(_) => selected.map(|v| Val::Str(Cow::Owned(v))),
+        None => Some(Val::List(out.into_iter().map(|s| Val::Str(Cow::Owned(s))).collect())),
     }
 }
 
@@ -877,6 +973,15 @@ mod tests {
         let ev = ferret_event::Event::default();
         let users = crate::Users::fixed(&[], &[]);
         m.test(&Val::Str(Cow::Borrowed(v)), &Ctx::new(&ev, 1, &users))
+    }
+
+    #[test]
+    fn getopt_follows_getopt3() {
+        let w: Vec<String> = ["-nt", "60", "-x", "--long", "-v", "file", "-z"].iter().map(|s| s.to_string()).collect();
+        let all = getopt(&w, "nt:v", None).unwrap();
+        assert_eq!(all.render(), "n,t,60,?,v");
+        assert_eq!(getopt(&w, "nt:v", Some('t')).unwrap().render(), "60");
+        assert!(getopt(&w, "nt:vz", Some('z')).is_none());
     }
 
     #[test]

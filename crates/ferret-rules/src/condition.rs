@@ -38,10 +38,12 @@ pub enum Operand {
         arg: Option<String>,
         at: usize,
     },
+    /// `select` is the bracket after the call (`getopt(proc.argv, "t:")[t]`).
     Transform {
         func: Transformer,
         args: Vec<Operand>,
         at: usize,
+        select: Option<String>,
     },
     /// A string argument of a transformer such as `join(",", ...)`.
     Literal(String),
@@ -57,6 +59,19 @@ pub enum Rhs {
     List(Vec<ListItem>),
     /// `val(field)` or a transformer: compare with another field of the same event.
     Operand(Operand),
+    /// `field op oneof|anyof|allof (v1, v2...)`: `op` against each value; holds when exactly one,
+    /// at least one, or every comparison does.
+    Modified {
+        modifier: Modifier,
+        items: Vec<ListItem>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Modifier {
+    OneOf,
+    AnyOf,
+    AllOf,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -352,7 +367,13 @@ impl<'a> Parser<'a> {
                     }
                 }
                 self.depth -= 1;
-                return Ok(Operand::Transform { func, args, at });
+                let mut select = None;
+                if self.peek() == Some(b'[') {
+                    let close = self.rest().find(']').ok_or_else(|| self.err("expected ']' closing the selector"))?;
+                    select = Some(self.rest()[1..close].to_string());
+                    self.i += close + 1;
+                }
+                return Ok(Operand::Transform { func, args, at, select });
             }
         }
         let mut arg = None;
@@ -413,7 +434,21 @@ impl<'a> Parser<'a> {
         } else {
             let w = self.peek_word();
             let after = self.s.as_bytes().get(self.i + w.len()).copied();
-            if w == "val" && after == Some(b'(') {
+            let modifier = match w {
+                "oneof" => Some(Modifier::OneOf),
+                "anyof" => Some(Modifier::AnyOf),
+                "allof" => Some(Modifier::AllOf),
+                _ => None,
+            };
+            let list_follows = self.s[self.i + w.len()..].trim_start().starts_with('(');
+            if let (Some(modifier), true) = (modifier, list_follows) {
+                if matches!(op, Op::Lt | Op::Le | Op::Gt | Op::Ge) {
+                    return Err(self.err(&format!("'{w}' applies to string operators, not '{}'", op.name())));
+                }
+                self.i += w.len();
+                self.skip_ws();
+                Rhs::Modified { modifier, items: self.list()? }
+            } else if w == "val" && after == Some(b'(') {
                 self.i += 3;
                 self.i += 1;
                 let inner = self.operand()?;
@@ -614,6 +649,20 @@ mod tests {
         ));
         assert!(matches!(&parts[1], Expr::Check(Check { op: Op::Exists, rhs: Rhs::None, .. })));
         assert!(matches!(&parts[2], Expr::Check(Check { rhs: Rhs::Operand(_), .. })));
+    }
+
+    #[test]
+    fn comparison_modifiers() {
+        let e = parse("proc.name = oneof (a, b) and fd.name startswith allof (/etc, '/etc/p')").unwrap();
+        let Expr::And(parts) = e else { panic!() };
+        assert!(matches!(&parts[0], Expr::Check(Check { rhs: Rhs::Modified { modifier: Modifier::OneOf, .. }, .. })));
+        assert!(matches!(
+            &parts[1],
+            Expr::Check(Check { op: Op::StartsWith, rhs: Rhs::Modified { modifier: Modifier::AllOf, .. }, .. })
+        ));
+        // A value that happens to be called anyof is still a value.
+        assert!(matches!(parse("proc.name = anyof").unwrap(), Expr::Check(Check { rhs: Rhs::Value { .. }, .. })));
+        assert!(parse("proc.pid < anyof (1, 2)").is_err());
     }
 
     #[test]

@@ -41,3 +41,9 @@ fn sigma_rules_cover_every_modifier_on_their_fixtures() {
     let n = run(&[here("../../../shared/corpora/sigma_linux")], "tests/fixtures/sigma_sample.jsonl");
     assert!(n >= 20);
 }
+
+#[test]
+fn every_language_construct_on_its_fixtures() {
+    let n = run(&[here("tests/fixtures/language.yaml")], "tests/fixtures/language.jsonl");
+    assert!(n >= 20);
+}
