@@ -114,6 +114,18 @@ impl Sensor {
         }
     }
 
+    /// Waits until `pred` holds for some finding, or panics after `timeout`.
+    pub fn wait_for_finding(&self, timeout: Duration, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(v) = self.records().into_iter().find(|v| v["kind"] == "finding" && pred(v)) {
+                return v;
+            }
+            assert!(Instant::now() < deadline, "no finding: {what}");
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// SIGINT, wait for exit; returns (exit status, stderr lines, all records).
     pub fn stop(mut self) -> (std::process::ExitStatus, Vec<String>, Vec<Value>) {
         // SAFETY: plain kill(2) on our own child.

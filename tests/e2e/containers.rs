@@ -184,6 +184,12 @@ fn drift_exec_into_a_running_container_and_its_init() {
         in_container(v) && v["process"]["exe"] == "/bb"
     });
     assert_eq!(drift["process"]["exe_upper_layer"], true);
+    // ...and the built-in rules make it a finding, with the container attached.
+    let f = sensor.wait_for_finding(Duration::from_secs(10), "NewBinaryExecuted", |v| {
+        v["type"] == "Execution:Runtime/NewBinaryExecuted" && v["process"]["pid"] == drift["process"]["pid"]
+    });
+    assert_eq!(f["container"]["id"], cid.as_str());
+    assert_eq!(f["severity"], "high");
     let image_bin = sensor.wait_for(Duration::from_secs(10), "a binary from the image", |v| {
         in_container(v) && v["process"]["args"][0] == "/bin/sleep"
     });

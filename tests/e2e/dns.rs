@@ -30,7 +30,7 @@ fn dnsmasq(v4: &str, v6: bool) -> Server {
     }
     let child = cmd
         .args(["--address=/ferret.test/10.9.8.7", "--txt-record=txt.ferret.test,hello ferret"])
-        .args(["--address=/loop.ferret.test/127.0.0.79"])
+        .args(["--address=/loop.ferret.test/127.0.0.79", "--address=/rebind.ferret.test/169.254.169.254"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -137,4 +137,25 @@ fn connections_are_named_from_earlier_answers() {
     let c = sensor.wait_for(WAIT, "the connect", |v| v["type"] == "net_connect" && v["process"]["pid"] == pid);
     assert_eq!(c["net"]["remote"]["ip"], "127.0.0.79");
     assert_eq!(c["net"]["remote"]["names"], serde_json::json!(["loop.ferret.test"]));
+}
+
+#[test]
+fn an_answer_with_the_metadata_address_is_a_rebinding_finding() {
+    let _server = dnsmasq("127.0.0.82", false);
+    let sensor = Sensor::start(&[]);
+    let (pid, answer) = dig(&["@127.0.0.82", "rebind.ferret.test", "A"]);
+    assert_eq!(answer, "169.254.169.254");
+    let (ok_pid, _) = dig(&["@127.0.0.82", "www.ferret.test", "A"]);
+    let f = sensor
+        .wait_for_finding(WAIT, "metadata rebinding", |v| v["type"] == "UnauthorizedAccess:Runtime/MetadataDNSRebind");
+    assert_eq!(f["process"]["pid"], pid);
+    assert_eq!(f["evidence"][0]["dns"]["answers"][0]["data"], "169.254.169.254");
+    let (status, _, recs) = sensor.stop();
+    assert!(status.success());
+    let rebinds: Vec<&Value> = recs
+        .iter()
+        .filter(|v| v["kind"] == "finding" && v["type"] == "UnauthorizedAccess:Runtime/MetadataDNSRebind")
+        .collect();
+    assert_eq!(rebinds.len(), 1, "{rebinds:#?}");
+    assert!(!recs.iter().any(|v| v["kind"] == "finding" && v["process"]["pid"] == ok_pid));
 }

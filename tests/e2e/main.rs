@@ -3,6 +3,7 @@
 
 mod cli;
 mod containers;
+mod detections;
 mod dns;
 mod process;
 mod rules;

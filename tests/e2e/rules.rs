@@ -36,7 +36,7 @@ fn findings(sensor: &Sensor, rule: &str, pid: u32) -> Vec<Value> {
 #[test]
 fn stable_falco_rules_fire_on_shadow_read_renamed_httpd_shell_and_memfd_exec() {
     let rules = stable_rules();
-    let sensor = Sensor::start(&["--rules", &rules]);
+    let sensor = Sensor::start(&["--no-default-rules", "--rules", &rules]);
     let dir = tempfile::tempdir().expect("tempdir");
 
     // An untrusted program reads /etc/shadow.

@@ -47,6 +47,8 @@ pub enum Id {
     EvtBuffer,
     FerretType,
     FileCreated,
+    ExecEmptyPath,
+    ExecSetuid,
     ProcName,
     ProcExe,
     ProcExePath,
@@ -200,6 +202,9 @@ static DEFS: &[Def] = &[
     d("evt.buffer", Id::EvtBuffer, Str),
     d("ferret.type", Id::FerretType, Str),
     d("ferret.file.created", Id::FileCreated, Str),
+    d("ferret.file.changed", Id::FileCreated, Str),
+    d("ferret.exec.empty_path", Id::ExecEmptyPath, Bool),
+    d("ferret.exec.setuid", Id::ExecSetuid, Bool),
     d("proc.name", Id::ProcName, Str),
     d("proc.exe", Id::ProcExe, Str),
     d("proc.exepath", Id::ProcExePath, Str),
@@ -768,6 +773,12 @@ impl<'e> Ctx<'e> {
             }
             Id::EvtBuffer | Id::Unavailable => None,
             Id::FerretType => s(&ev.event_type),
+            Id::ExecEmptyPath => ev.exec.as_ref().map(|e| Val::Bool(e.empty_path)),
+            // The new image runs with an effective uid its caller did not have: a setuid binary.
+            Id::ExecSetuid => (ev.event_type == "process_exec").then(|| {
+                let mode = p.exe_file.as_ref().and_then(|f| u32::from_str_radix(&f.mode, 8).ok()).unwrap_or(0);
+                Val::Bool(mode & 0o4000 != 0 && p.euid != p.uid)
+            }),
             Id::FileCreated => {
                 let f = ev.file.as_ref()?;
                 if ev.event_type == "file_rename" {

@@ -45,6 +45,11 @@ use fields::Ctx;
 use source::{File, Location};
 pub use users::Users;
 
+/// ferret's default rules (`rules/ferret_rules.yaml`), built into the binary.
+pub const DEFAULT_RULES: &str = include_str!("../../../rules/ferret_rules.yaml");
+/// The name the built-in rules are reported under.
+pub const DEFAULT_RULES_NAME: &str = "rules/ferret_rules.yaml (built in)";
+
 /// Where a rule came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -273,7 +278,15 @@ impl RuleSet {
     /// Load rule files and directories in order. Falco files share macros and lists and refine one
     /// another in that order; each Sigma file stands alone.
     pub fn load(paths: &[PathBuf]) -> (RuleSet, Report) {
+        Self::load_with_defaults(false, paths)
+    }
+
+    /// Like `load`, with ferret's built-in default rules first when `defaults` is set.
+    pub fn load_with_defaults(defaults: bool, paths: &[PathBuf]) -> (RuleSet, Report) {
         let mut files = Vec::new();
+        if defaults {
+            files.push(File { path: DEFAULT_RULES_NAME.into(), text: DEFAULT_RULES.to_string() });
+        }
         let mut report = Report::default();
         for p in paths {
             let mut expanded = Vec::new();

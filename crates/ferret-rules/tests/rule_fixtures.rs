@@ -47,3 +47,15 @@ fn every_language_construct_on_its_fixtures() {
     let n = run(&[here("tests/fixtures/language.yaml")], "tests/fixtures/language.jsonl");
     assert!(n >= 20);
 }
+
+#[test]
+fn ferret_default_rules_fire_on_their_fixtures_and_not_on_near_misses() {
+    let n = run(&[here("../../rules/ferret_rules.yaml")], "tests/fixtures/ferret_default.jsonl");
+    assert!(n >= 60);
+    let text = std::fs::read_to_string(here("tests/fixtures/ferret_default.jsonl")).unwrap_or_default();
+    let fx = fixtures::parse(&text).unwrap_or_default();
+    let (set, _) = RuleSet::load_with_defaults(true, &[]);
+    for r in set.rules() {
+        assert!(fx.iter().any(|f| f.expect.contains(&r.name)), "no fixture fires '{}'", r.name);
+    }
+}

@@ -18,13 +18,37 @@ pub struct Config {
     pub containers: ContainersConfig,
     pub dns: DnsConfig,
     pub rules: RulesConfig,
+    pub findings: FindingsConfig,
+}
+
+/// What happens to findings before they are written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FindingsConfig {
+    /// Repeats of a rule's finding for one process within this many seconds fold into the first
+    /// (written again with `count` when the window closes); 0 writes every one.
+    pub aggregate_secs: u64,
+}
+
+impl Default for FindingsConfig {
+    fn default() -> Self {
+        FindingsConfig { aggregate_secs: 60 }
+    }
 }
 
 /// Rule files and directories (Falco or Sigma), loaded in order before any `--rules`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RulesConfig {
+    /// Load ferret's built-in rules (`rules/ferret_rules.yaml`) first.
+    pub defaults: bool,
     pub paths: Vec<PathBuf>,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        RulesConfig { defaults: true, paths: Vec::new() }
+    }
 }
 
 /// DNS capture.

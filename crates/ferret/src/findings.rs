@@ -46,13 +46,13 @@ pub fn from_match(m: &Match, ev: &Event) -> Finding {
 }
 
 /// Load rules for `run` and `replay`: any error stops ferret (as Falco does), with every message.
-pub fn load_rules(paths: &[PathBuf]) -> Result<RuleSet> {
-    let (set, report) = RuleSet::load(paths);
+pub fn load_rules(defaults: bool, paths: &[PathBuf]) -> Result<RuleSet> {
+    let (set, report) = RuleSet::load_with_defaults(defaults, paths);
     let errors: Vec<String> = report.errors().map(|d| d.to_string()).collect();
     if !errors.is_empty() {
         bail!("rules did not load:\n{}", errors.join("\n"));
     }
-    if !paths.is_empty() {
+    if defaults || !paths.is_empty() {
         let skipped: usize = report.files.iter().map(|f| f.skipped.len()).sum();
         eprintln!(
             "ferret: {} rules loaded from {} files ({skipped} not active: see `ferret rules check`)",
@@ -61,4 +61,131 @@ pub fn load_rules(paths: &[PathBuf]) -> Result<RuleSet> {
         );
     }
     Ok(set)
+}
+
+/// Folds repeats of a finding (same rule, same process) within a window into the first one.
+///
+/// The first occurrence is written at once. Repeats inside the window are counted; when the window
+/// closes (or ferret stops) a finding that repeated is written again under the same `id`, with
+/// `count`, `first_seen`, `last_seen` and up to five evidence events: a reader keeps the last
+/// record of an id. Windows run on event time, so a replay folds exactly as the live run did.
+#[derive(Debug)]
+pub struct Aggregator {
+    window_ns: i128,
+    open: std::collections::HashMap<(String, String), Open>,
+    order: std::collections::VecDeque<(i128, (String, String))>,
+}
+
+#[derive(Debug)]
+struct Open {
+    finding: Finding,
+    count: u64,
+    last_seen: String,
+    deadline: i128,
+}
+
+/// Evidence events kept on an aggregated finding.
+const MAX_EVIDENCE: usize = 5;
+
+fn time_ns(t: &str) -> i128 {
+    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+        .map(|t| t.unix_timestamp_nanos())
+        .unwrap_or(0)
+}
+
+impl Aggregator {
+    pub fn new(window: std::time::Duration) -> Aggregator {
+        Aggregator { window_ns: window.as_nanos() as i128, open: Default::default(), order: Default::default() }
+    }
+
+    /// A new finding: Some(it) when it is to be written now, None when it was folded.
+    pub fn offer(&mut self, f: Finding) -> Option<Finding> {
+        if self.window_ns == 0 {
+            return Some(f);
+        }
+        let now = time_ns(&f.time);
+        let key = (f.rule.clone(), f.process.exec_id.clone());
+        if let Some(o) = self.open.get_mut(&key) {
+            if now <= o.deadline {
+                o.count += 1;
+                o.last_seen = f.time.clone();
+                if o.finding.evidence.len() < MAX_EVIDENCE {
+                    o.finding.evidence.extend(f.evidence);
+                }
+                return None;
+            }
+        }
+        let deadline = now + self.window_ns;
+        self.order.push_back((deadline, key.clone()));
+        self.open.insert(key, Open { finding: f.clone(), count: 1, last_seen: f.time.clone(), deadline });
+        Some(f)
+    }
+
+    /// Findings whose window closed before `now` (event time) and that repeated.
+    pub fn expire(&mut self, now: &str) -> Vec<Finding> {
+        let now = time_ns(now);
+        let mut out = Vec::new();
+        while let Some((deadline, _)) = self.order.front() {
+            if *deadline >= now {
+                break;
+            }
+            let Some((deadline, key)) = self.order.pop_front() else { break };
+            // The key may have been reopened with a later deadline.
+            if self.open.get(&key).is_some_and(|o| o.deadline == deadline) {
+                if let Some(o) = self.open.remove(&key) {
+                    out.extend(Self::close(o));
+                }
+            }
+        }
+        out
+    }
+
+    /// Every open finding that repeated (ferret is stopping).
+    pub fn drain(&mut self) -> Vec<Finding> {
+        self.order.clear();
+        let mut open: Vec<Open> = self.open.drain().map(|(_, o)| o).collect();
+        open.sort_by(|a, b| a.finding.time.cmp(&b.finding.time).then(a.finding.id.cmp(&b.finding.id)));
+        open.into_iter().filter_map(Self::close).collect()
+    }
+
+    fn close(o: Open) -> Option<Finding> {
+        if o.count < 2 {
+            return None;
+        }
+        let mut f = o.finding;
+        f.extra.insert("count".into(), json!(o.count));
+        f.extra.insert("first_seen".into(), json!(f.time));
+        f.extra.insert("last_seen".into(), json!(o.last_seen));
+        Some(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(rule: &str, exec_id: &str, time: &str, id: &str) -> Finding {
+        let mut f = Finding { rule: rule.into(), time: time.into(), id: id.into(), ..Default::default() };
+        f.process.exec_id = exec_id.into();
+        f
+    }
+
+    #[test]
+    fn repeats_fold_into_the_first_finding() {
+        let mut a = Aggregator::new(std::time::Duration::from_secs(60));
+        assert!(a.offer(finding("r", "p1", "2026-11-26T10:00:00Z", "a")).is_some());
+        assert!(a.offer(finding("r", "p1", "2026-11-26T10:00:01Z", "b")).is_none());
+        assert!(a.offer(finding("r", "p1", "2026-11-26T10:00:02Z", "c")).is_none());
+        assert!(a.offer(finding("r", "p2", "2026-11-26T10:00:02Z", "d")).is_some());
+        assert!(a.offer(finding("q", "p1", "2026-11-26T10:00:02Z", "e")).is_some());
+        assert!(a.expire("2026-11-26T10:00:30Z").is_empty());
+        let closed = a.expire("2026-11-26T10:01:01Z");
+        assert_eq!(closed.len(), 1);
+        assert_eq!(closed[0].id, "a");
+        assert_eq!(closed[0].extra["count"], json!(3));
+        assert_eq!(closed[0].extra["last_seen"], json!("2026-11-26T10:00:02Z"));
+        // After the window, the same process and rule start a new finding.
+        assert!(a.offer(finding("r", "p1", "2026-11-26T10:02:00Z", "f")).is_some());
+        assert!(a.drain().is_empty());
+    }
 }

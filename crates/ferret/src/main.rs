@@ -46,6 +46,9 @@ enum Command {
         /// Rule file or directory (repeatable, loaded in order after `rules.paths` of the configuration).
         #[arg(long = "rules", value_name = "PATH")]
         rules: Vec<PathBuf>,
+        /// Do not load ferret's built-in rules.
+        #[arg(long)]
+        no_default_rules: bool,
     },
     /// Validate, list and test rule files (Falco or Sigma, recognised by content).
     Rules {
@@ -83,6 +86,9 @@ enum Command {
         /// Rule file or directory (repeatable, loaded in order).
         #[arg(long = "rules", value_name = "PATH")]
         rules: Vec<PathBuf>,
+        /// Do not load ferret's built-in rules.
+        #[arg(long)]
+        no_default_rules: bool,
     },
 }
 
@@ -91,7 +97,7 @@ enum RulesCommand {
     /// Load rule files and directories; per file: rules loaded, rules not active and why, errors
     /// with file:line:col. Exits 1 on any error.
     Check {
-        #[arg(required = true)]
+        /// Rule files and directories; none: the built-in rules.
         paths: Vec<PathBuf>,
         /// Also print warnings (fields ferret does not capture, unknown keys).
         #[arg(long)]
@@ -99,7 +105,7 @@ enum RulesCommand {
     },
     /// List the active rules: format, severity, event types, name, file:line:col.
     List {
-        #[arg(required = true)]
+        /// Rule files and directories; none: the built-in rules.
         paths: Vec<PathBuf>,
     },
     /// Run fixture events (JSON lines: name, expect, event) through the rules.
@@ -130,9 +136,10 @@ fn duration(secs: Option<f64>) -> anyhow::Result<Option<Duration>> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Run { events, outputs, duration: secs, config, quiet, rules } => (|| {
+        Command::Run { events, outputs, duration: secs, config, quiet, rules, no_default_rules } => (|| {
             let mut cfg = load_config(config.as_ref())?;
             cfg.rules.paths.extend(rules);
+            cfg.rules.defaults &= !no_default_rules;
             cfg.output.events |= events;
             cfg.output.files.extend(outputs);
             if quiet {
@@ -148,8 +155,16 @@ fn main() -> ExitCode {
             run::run(run::RunOptions { config: cfg, duration: duration(secs)? })
         })(),
         Command::Doctor { json } => Ok(doctor::doctor(json)),
-        Command::Replay { inputs, events, outputs, quiet, rules } => {
-            replay::replay(&replay::ReplayOptions { inputs, events, stdout: !quiet, outputs, rules })
+        Command::Replay { inputs, events, outputs, quiet, rules, no_default_rules } => {
+            replay::replay(&replay::ReplayOptions {
+                inputs,
+                events,
+                stdout: !quiet,
+                outputs,
+                rules,
+                defaults: !no_default_rules,
+                aggregate: Duration::from_secs(crate::config::FindingsConfig::default().aggregate_secs),
+            })
         }
         Command::Rules { command } => match command {
             RulesCommand::Check { paths, verbose } => rules_cmd::check(&paths, verbose),

@@ -8,7 +8,7 @@ use ferret_rules::{fixtures, Level, RuleSet};
 
 /// Per file: what loaded, what did not and why, errors with file:line:col. Exit 1 on any error.
 pub fn check(paths: &[PathBuf], verbose: bool) -> Result<ExitCode> {
-    let (set, report) = RuleSet::load(paths);
+    let (set, report) = RuleSet::load_with_defaults(paths.is_empty(), paths);
     for f in &report.files {
         let format = f.format.map(|x| x.to_string()).unwrap_or_else(|| "?".into());
         let errors = f.diagnostics.iter().filter(|d| d.level == Level::Error).count();
@@ -57,7 +57,7 @@ pub fn check(paths: &[PathBuf], verbose: bool) -> Result<ExitCode> {
 
 /// One line per active rule: format, severity, event types, name, where.
 pub fn list(paths: &[PathBuf]) -> Result<ExitCode> {
-    let (set, report) = RuleSet::load(paths);
+    let (set, report) = RuleSet::load_with_defaults(paths.is_empty(), paths);
     for r in set.rules() {
         let mut types: Vec<&str> = r.types.iter().flatten().map(String::as_str).collect();
         types.sort_unstable();
@@ -72,7 +72,7 @@ pub fn list(paths: &[PathBuf]) -> Result<ExitCode> {
 
 /// Run fixture files (JSON lines: name, expect, event) against the rules; exit 1 on a mismatch.
 pub fn test(rules: &[PathBuf], fixture_files: &[PathBuf]) -> Result<ExitCode> {
-    let set = crate::findings::load_rules(rules)?;
+    let set = crate::findings::load_rules(false, rules)?;
     let (mut pass, mut fail) = (0, 0);
     for path in fixture_files {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;

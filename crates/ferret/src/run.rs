@@ -110,18 +110,27 @@ fn writer(
     hash_wait: Duration,
     pc: Arc<PipelineCounters>,
     rules: RuleSet,
+    mut agg: crate::findings::Aggregator,
 ) {
+    let write = |outputs: &mut Outputs, rec: &Record| {
+        if let Err(e) = outputs.write(rec) {
+            // Reported once; the count is in the summary.
+            if pc.output_errors.fetch_add(1, Ordering::Relaxed) == 0 {
+                eprintln!("ferret: output error: {e:#}");
+            }
+        }
+    };
     for msg in rx {
         let rec = match msg {
             Msg::Event(e) => {
                 let ev = e.finish(hash_wait);
+                for f in agg.expire(&ev.time) {
+                    write(&mut outputs, &Record::Finding(Box::new(f)));
+                }
                 for m in rules.matches(&ev) {
-                    let f = Record::Finding(Box::new(crate::findings::from_match(&m, &ev)));
-                    pc.findings_emitted.fetch_add(1, Ordering::Relaxed);
-                    if let Err(e) = outputs.write(&f) {
-                        if pc.output_errors.fetch_add(1, Ordering::Relaxed) == 0 {
-                            eprintln!("ferret: output error: {e:#}");
-                        }
+                    if let Some(f) = agg.offer(crate::findings::from_match(&m, &ev)) {
+                        pc.findings_emitted.fetch_add(1, Ordering::Relaxed);
+                        write(&mut outputs, &Record::Finding(Box::new(f)));
                     }
                 }
                 if !emit_events {
@@ -130,14 +139,17 @@ fn writer(
                 pc.events_emitted.fetch_add(1, Ordering::Relaxed);
                 Record::Event(Box::new(ev))
             }
-            Msg::Stats(s) => Record::Stats(s),
-        };
-        if let Err(e) = outputs.write(&rec) {
-            // Reported once per failure kind would be nicer; count and say it.
-            if pc.output_errors.fetch_add(1, Ordering::Relaxed) == 0 {
-                eprintln!("ferret: output error: {e:#}");
+            Msg::Stats(s) => {
+                // Before the last record: the findings whose repeats are still being counted.
+                if s.last {
+                    for f in agg.drain() {
+                        write(&mut outputs, &Record::Finding(Box::new(f)));
+                    }
+                }
+                Record::Stats(s)
             }
-        }
+        };
+        write(&mut outputs, &rec);
     }
 }
 
@@ -162,7 +174,7 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         return Ok(code);
     }
     let cfg = &opts.config;
-    let rules = crate::findings::load_rules(&cfg.rules.paths)?;
+    let rules = crate::findings::load_rules(cfg.rules.defaults, &cfg.rules.paths)?;
     let outputs = Outputs::open(cfg.output.stdout, &cfg.output.files)?;
 
     // libbpf's warnings are useful (verifier failures), its info chatter is not.
@@ -217,11 +229,14 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
 
     let pc = Arc::new(PipelineCounters::default());
     let (tx, rx): (Sender<Msg>, Receiver<Msg>) = bounded(65_536);
+    let agg = crate::findings::Aggregator::new(Duration::from_secs(cfg.findings.aggregate_secs));
     let writer_thread = {
         let pc = pc.clone();
         let emit = cfg.output.events;
         let wait = Duration::from_millis(cfg.process.hash_wait_ms);
-        thread::Builder::new().name("ferret-writer".into()).spawn(move || writer(rx, outputs, emit, wait, pc, rules))?
+        thread::Builder::new()
+            .name("ferret-writer".into())
+            .spawn(move || writer(rx, outputs, emit, wait, pc, rules, agg))?
     };
 
     let started = Instant::now();
