@@ -31,6 +31,7 @@ fn dnsmasq(v4: &str, v6: bool) -> Server {
     let child = cmd
         .args(["--address=/ferret.test/10.9.8.7", "--txt-record=txt.ferret.test,hello ferret"])
         .args(["--address=/loop.ferret.test/127.0.0.79", "--address=/rebind.ferret.test/169.254.169.254"])
+        .args(["--address=/pool.supportxmr.com/127.0.0.84"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -158,4 +159,58 @@ fn an_answer_with_the_metadata_address_is_a_rebinding_finding() {
         .collect();
     assert_eq!(rebinds.len(), 1, "{rebinds:#?}");
     assert!(!recs.iter().any(|v| v["kind"] == "finding" && v["process"]["pid"] == ok_pid));
+}
+
+#[test]
+fn threat_lists_flag_a_mining_pool_lookup_its_connection_and_a_listed_address() {
+    let _server = dnsmasq("127.0.0.83", false);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let list = dir.path().join("c2.csv");
+    std::fs::write(&list, "indicator,category,severity,description\n127.0.0.85,c2,critical,test C2 address\n")
+        .expect("list");
+    let (_cfg_dir, cfg) =
+        ferret_e2e::config_file(&format!("[[intel.lists]]\npath = \"{}\"\ncategory = \"c2\"\n", list.display()));
+    let sensor = Sensor::start(&["--config", cfg.to_str().unwrap_or("")]);
+
+    // A lookup of a pool in ferret's built-in mining list (a subdomain of supportxmr.com).
+    let (dig_pid, answer) = dig(&["@127.0.0.83", "pool.supportxmr.com", "A"]);
+    assert_eq!(answer, "127.0.0.84");
+    let f =
+        sensor.wait_for_finding(WAIT, "BitcoinTool.B!DNS", |v| v["type"] == "CryptoCurrency:Runtime/BitcoinTool.B!DNS");
+    assert_eq!(f["process"]["pid"], dig_pid);
+    assert_eq!(f["why"]["indicator"], "supportxmr.com");
+    assert_eq!(f["severity"], "high");
+
+    // A connection to the address it resolved to: named from the resolver cache, then listed.
+    let connect = |ip: &str| {
+        let out = Command::new("python3")
+            .args(["-c", &format!("import os,socket\nprint(os.getpid())\ntry: socket.create_connection(('{ip}', 9), timeout=1)\nexcept OSError: pass")])
+            .output()
+            .expect("python");
+        String::from_utf8_lossy(&out.stdout).trim().parse::<u32>().expect("pid")
+    };
+    let miner = connect("127.0.0.84");
+    let f = sensor.wait_for_finding(WAIT, "BitcoinTool.B", |v| v["type"] == "CryptoCurrency:Runtime/BitcoinTool.B");
+    assert_eq!(f["process"]["pid"], miner);
+    assert_eq!(f["why"]["matched"], "pool.supportxmr.com");
+
+    // A listed address from the configured CSV.
+    let c2 = connect("127.0.0.85");
+    let f = sensor.wait_for_finding(WAIT, "C&CActivity.B", |v| v["type"] == "Backdoor:Runtime/C&CActivity.B");
+    assert_eq!(f["process"]["pid"], c2);
+    assert_eq!(f["severity"], "critical");
+    assert_eq!(f["why"]["description"], "test C2 address");
+
+    let (status, _, recs) = sensor.stop();
+    assert!(status.success());
+    let n = |ty: &str| {
+        recs.iter()
+            .filter(|v| v["kind"] == "finding" && v["type"] == ty)
+            .map(|v| v["id"].clone())
+            .collect::<std::collections::HashSet<_>>()
+            .len()
+    };
+    assert_eq!(n("CryptoCurrency:Runtime/BitcoinTool.B!DNS"), 1);
+    assert_eq!(n("CryptoCurrency:Runtime/BitcoinTool.B"), 1);
+    assert_eq!(n("Backdoor:Runtime/C&CActivity.B"), 1);
 }

@@ -19,6 +19,58 @@ pub struct Config {
     pub dns: DnsConfig,
     pub rules: RulesConfig,
     pub findings: FindingsConfig,
+    pub intel: IntelConfig,
+}
+
+/// Threat-intelligence lists (see docs/detections.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IntelConfig {
+    /// ferret's starter lists (public mining pools).
+    pub builtin: bool,
+    pub lists: Vec<IntelList>,
+    /// How often the list files are checked for changes (seconds).
+    pub reload_secs: u64,
+}
+
+impl Default for IntelConfig {
+    fn default() -> Self {
+        IntelConfig { builtin: true, lists: Vec::new(), reload_secs: 10 }
+    }
+}
+
+/// One list file: plain text (one indicator a line) or CSV (`indicator,category,severity,description`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntelList {
+    pub path: PathBuf,
+    /// mining, c2, blackhole, droppoint, driveby, phishing, tor, malware, abused, malicious,
+    /// suspicious: for plain-text lists and CSV rows without one.
+    pub category: String,
+    #[serde(default = "default_intel_severity")]
+    pub severity: String,
+}
+
+fn default_intel_severity() -> String {
+    "high".into()
+}
+
+impl IntelConfig {
+    /// Load the configured lists (and the built-in ones).
+    pub fn load(&self) -> Result<ferret_detect::intel::Intel> {
+        let mut specs = Vec::new();
+        for l in &self.lists {
+            let category = ferret_detect::intel::Category::parse(&l.category)
+                .with_context(|| format!("intel list {}: unknown category '{}'", l.path.display(), l.category))?;
+            specs.push(ferret_detect::intel::ListSpec {
+                path: l.path.clone(),
+                category,
+                severity: l.severity.to_ascii_lowercase(),
+            });
+        }
+        let builtin = if self.builtin { ferret_detect::builtin_lists() } else { Vec::new() };
+        ferret_detect::intel::Intel::load(builtin, specs).map_err(|e| anyhow::anyhow!("threat list: {e}"))
+    }
 }
 
 /// What happens to findings before they are written.

@@ -45,6 +45,117 @@ pub fn from_match(m: &Match, ev: &Event) -> Finding {
     }
 }
 
+/// A finding for a threat-list hit. Deterministic id, as for rules.
+pub fn from_intel(h: &ferret_detect::intel::Hit, ev: &Event) -> Finding {
+    let rule = format!("Threat list: {} {}", h.kind, h.indicator);
+    let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("{}/{}", ev.id, rule).as_bytes());
+    let mut extra = BTreeMap::new();
+    extra.insert(
+        "why".to_string(),
+        json!({
+            "detector": "intel",
+            "list": h.entry.source,
+            "indicator": h.indicator,
+            "kind": h.kind,
+            "matched": h.matched,
+            "category": format!("{:?}", h.entry.category),
+            "description": h.entry.description,
+        }),
+    );
+    Finding {
+        id: id.to_string(),
+        time: ev.time.clone(),
+        finding_type: h.finding_type.to_string(),
+        rule,
+        severity: h.entry.severity.clone(),
+        mitre: h.entry.category.mitre().iter().map(|s| s.to_string()).collect(),
+        title: format!(
+            "{} {} is on the threat list {} | process={} command={}",
+            h.kind, h.matched, h.entry.source, ev.process.comm, ev.process.cmdline
+        ),
+        description: format!(
+            "The {} {} matches the indicator {} of {} ({:?}){}.",
+            h.kind,
+            h.matched,
+            h.indicator,
+            h.entry.source,
+            h.entry.category,
+            h.entry.description.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+        ),
+        process: ev.process.clone(),
+        container: ev.container.clone(),
+        host: ev.host.clone(),
+        evidence: vec![ev.clone()],
+        action: "none".to_string(),
+        extra,
+    }
+}
+
+/// Everything that turns events into findings: rules, threat lists, aggregation. `run` and
+/// `replay` drive the same one, so a replay finds what the live run found.
+#[derive(Debug)]
+pub struct Detect {
+    rules: RuleSet,
+    intel: ferret_detect::intel::Intel,
+    agg: Aggregator,
+    /// How often list files are checked for changes (live runs; zero: never).
+    reload_every: std::time::Duration,
+    next_reload: std::time::Instant,
+}
+
+impl Detect {
+    pub fn new(
+        rules: RuleSet,
+        intel: ferret_detect::intel::Intel,
+        aggregate: std::time::Duration,
+        reload_every: std::time::Duration,
+    ) -> Detect {
+        Detect {
+            rules,
+            intel,
+            agg: Aggregator::new(aggregate),
+            reload_every,
+            next_reload: std::time::Instant::now() + reload_every,
+        }
+    }
+
+    /// The findings to write for this event (first occurrences, and folded ones whose window closed).
+    pub fn event(&mut self, ev: &Event) -> Vec<Finding> {
+        let mut out = self.agg.expire(&ev.time);
+        let hits = self.intel.check(ev);
+        let found = self
+            .rules
+            .matches(ev)
+            .iter()
+            .map(|m| from_match(m, ev))
+            .chain(hits.iter().map(|h| from_intel(h, ev)))
+            .collect::<Vec<_>>();
+        out.extend(found.into_iter().filter_map(|f| self.agg.offer(f)));
+        self.reload();
+        out
+    }
+
+    /// The folded findings still open (at the end of a run or replay).
+    pub fn drain(&mut self) -> Vec<Finding> {
+        self.agg.drain()
+    }
+
+    fn reload(&mut self) {
+        if self.reload_every.is_zero() || std::time::Instant::now() < self.next_reload {
+            return;
+        }
+        self.next_reload = std::time::Instant::now() + self.reload_every;
+        match self.intel.reload_if_changed() {
+            Ok(true) => {
+                let (d, n, h) = self.intel.counts();
+                eprintln!("ferret: threat lists reloaded: {d} domains, {n} networks, {h} hashes");
+            }
+            Ok(false) => {}
+            Err(e) => eprintln!("ferret: threat lists not reloaded (the previous ones stay): {e}"),
+        }
+    }
+}
+
 /// Load rules for `run` and `replay`: any error stops ferret (as Falco does), with every message.
 pub fn load_rules(defaults: bool, paths: &[PathBuf]) -> Result<RuleSet> {
     let (set, report) = RuleSet::load_with_defaults(defaults, paths);

@@ -164,6 +164,7 @@ fn main() -> ExitCode {
                 rules,
                 defaults: !no_default_rules,
                 aggregate: Duration::from_secs(crate::config::FindingsConfig::default().aggregate_secs),
+                intel: crate::config::IntelConfig::default(),
             })
         }
         Command::Rules { command } => match command {

@@ -21,13 +21,14 @@ pub struct ReplayOptions {
     pub rules: Vec<PathBuf>,
     pub defaults: bool,
     pub aggregate: std::time::Duration,
+    pub intel: crate::config::IntelConfig,
 }
 
 /// Replays every input in order. Lines that are not records are reported
 /// with file:line and skipped; the exit code is 1 if there were any.
 pub fn replay(opts: &ReplayOptions) -> Result<ExitCode> {
     let rules = crate::findings::load_rules(opts.defaults, &opts.rules)?;
-    let mut agg = crate::findings::Aggregator::new(opts.aggregate);
+    let mut detect = crate::findings::Detect::new(rules, opts.intel.load()?, opts.aggregate, std::time::Duration::ZERO);
     let mut outputs = Outputs::open(opts.stdout, &opts.outputs)?;
     let (mut events, mut bad, mut found) = (0u64, 0u64, 0u64);
     for path in &opts.inputs {
@@ -40,14 +41,9 @@ pub fn replay(opts: &ReplayOptions) -> Result<ExitCode> {
             match serde_json::from_slice::<Record>(&line) {
                 Ok(Record::Event(ev)) => {
                     events += 1;
-                    for f in agg.expire(&ev.time) {
+                    for f in detect.event(&ev) {
+                        found += 1;
                         outputs.write(&Record::Finding(Box::new(f)))?;
-                    }
-                    for m in rules.matches(&ev) {
-                        if let Some(f) = agg.offer(crate::findings::from_match(&m, &ev)) {
-                            found += 1;
-                            outputs.write(&Record::Finding(Box::new(f)))?;
-                        }
                     }
                     if opts.events {
                         outputs.write(&Record::Event(ev))?;
@@ -62,7 +58,7 @@ pub fn replay(opts: &ReplayOptions) -> Result<ExitCode> {
             }
         }
     }
-    for f in agg.drain() {
+    for f in detect.drain() {
         outputs.write(&Record::Finding(Box::new(f)))?;
     }
     eprintln!("ferret: replayed {events} events, {found} findings, {bad} bad lines");

@@ -109,8 +109,7 @@ fn writer(
     emit_events: bool,
     hash_wait: Duration,
     pc: Arc<PipelineCounters>,
-    rules: RuleSet,
-    mut agg: crate::findings::Aggregator,
+    mut detect: crate::findings::Detect,
 ) {
     let write = |outputs: &mut Outputs, rec: &Record| {
         if let Err(e) = outputs.write(rec) {
@@ -124,14 +123,9 @@ fn writer(
         let rec = match msg {
             Msg::Event(e) => {
                 let ev = e.finish(hash_wait);
-                for f in agg.expire(&ev.time) {
+                for f in detect.event(&ev) {
+                    pc.findings_emitted.fetch_add(1, Ordering::Relaxed);
                     write(&mut outputs, &Record::Finding(Box::new(f)));
-                }
-                for m in rules.matches(&ev) {
-                    if let Some(f) = agg.offer(crate::findings::from_match(&m, &ev)) {
-                        pc.findings_emitted.fetch_add(1, Ordering::Relaxed);
-                        write(&mut outputs, &Record::Finding(Box::new(f)));
-                    }
                 }
                 if !emit_events {
                     continue;
@@ -142,7 +136,7 @@ fn writer(
             Msg::Stats(s) => {
                 // Before the last record: the findings whose repeats are still being counted.
                 if s.last {
-                    for f in agg.drain() {
+                    for f in detect.drain() {
                         write(&mut outputs, &Record::Finding(Box::new(f)));
                     }
                 }
@@ -229,14 +223,19 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
 
     let pc = Arc::new(PipelineCounters::default());
     let (tx, rx): (Sender<Msg>, Receiver<Msg>) = bounded(65_536);
-    let agg = crate::findings::Aggregator::new(Duration::from_secs(cfg.findings.aggregate_secs));
+    let detect = crate::findings::Detect::new(
+        rules,
+        cfg.intel.load()?,
+        Duration::from_secs(cfg.findings.aggregate_secs),
+        Duration::from_secs(cfg.intel.reload_secs),
+    );
     let writer_thread = {
         let pc = pc.clone();
         let emit = cfg.output.events;
         let wait = Duration::from_millis(cfg.process.hash_wait_ms);
         thread::Builder::new()
             .name("ferret-writer".into())
-            .spawn(move || writer(rx, outputs, emit, wait, pc, rules, agg))?
+            .spawn(move || writer(rx, outputs, emit, wait, pc, detect))?
     };
 
     let started = Instant::now();
