@@ -48,6 +48,7 @@ bench: deps mounts
 	$(CARGO) build --release -p ferret -p ferret-bench
 	./target/release/ferret-bench $(ARGS)
 	./target/release/ferret-rules-bench $(RULES_ARGS)
+	./target/release/ferret-dga-eval
 
 lint:
 	$(CARGO) fmt --all --check

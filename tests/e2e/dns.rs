@@ -201,6 +201,12 @@ fn threat_lists_flag_a_mining_pool_lookup_its_connection_and_a_listed_address() 
     assert_eq!(f["severity"], "critical");
     assert_eq!(f["why"]["description"], "test C2 address");
 
+    // A generated-looking name, on no list: the DGA detector.
+    let (dga_pid, _) = dig(&["@127.0.0.83", "xkqjzpwmvtrbhq.com", "A"]);
+    let f = sensor.wait_for_finding(WAIT, "DGADomainRequest", |v| v["type"] == "Trojan:Runtime/DGADomainRequest.C!DNS");
+    assert_eq!(f["process"]["pid"], dga_pid);
+    assert_eq!(f["why"]["label"], "xkqjzpwmvtrbhq");
+
     let (status, _, recs) = sensor.stop();
     assert!(status.success());
     let n = |ty: &str| {
@@ -213,4 +219,5 @@ fn threat_lists_flag_a_mining_pool_lookup_its_connection_and_a_listed_address() 
     assert_eq!(n("CryptoCurrency:Runtime/BitcoinTool.B!DNS"), 1);
     assert_eq!(n("CryptoCurrency:Runtime/BitcoinTool.B"), 1);
     assert_eq!(n("Backdoor:Runtime/C&CActivity.B"), 1);
+    assert_eq!(n("Trojan:Runtime/DGADomainRequest.C!DNS"), 1, "the pool and other names are not DGA");
 }

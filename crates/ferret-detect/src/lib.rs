@@ -1,6 +1,7 @@
-//! Detectors beyond single-event rules. Today: threat-intelligence lists (`intel`), with ferret's
+//! Detectors beyond single-event rules: a DGA detector (`dga`) and threat-intelligence lists (`intel`), with ferret's
 //! starter list of public mining pools built in.
 
+pub mod dga;
 pub mod intel;
 
 /// Built-in lists: (name, text, category, severity).

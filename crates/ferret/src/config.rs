@@ -20,6 +20,22 @@ pub struct Config {
     pub rules: RulesConfig,
     pub findings: FindingsConfig,
     pub intel: IntelConfig,
+    pub dga: DgaConfig,
+}
+
+/// The DGA detector (generated-looking domain names in DNS queries).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DgaConfig {
+    pub enabled: bool,
+    /// Score at or above which a name is reported; lower finds more and errs more (docs/detections.md).
+    pub threshold: f64,
+}
+
+impl Default for DgaConfig {
+    fn default() -> Self {
+        DgaConfig { enabled: true, threshold: ferret_detect::dga::DEFAULT_THRESHOLD }
+    }
 }
 
 /// Threat-intelligence lists (see docs/detections.md).

@@ -91,12 +91,55 @@ pub fn from_intel(h: &ferret_detect::intel::Hit, ev: &Event) -> Finding {
     }
 }
 
+/// A finding for a generated-looking name in a DNS query.
+pub fn from_dga(v: &ferret_detect::dga::Verdict, name: &str, ev: &Event) -> Finding {
+    let rule = "DGA detector".to_string();
+    let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("{}/{}/{}", ev.id, rule, name).as_bytes());
+    let mut extra = BTreeMap::new();
+    extra.insert(
+        "why".to_string(),
+        json!({
+            "detector": "dga",
+            "name": name.trim_end_matches('.'),
+            "label": v.label,
+            "score": (v.score * 100.0).round() / 100.0,
+            "entropy": (v.entropy * 100.0).round() / 100.0,
+            "common_bigrams": (v.common_bigrams * 100.0).round() / 100.0,
+            "vowels": (v.vowels * 100.0).round() / 100.0,
+            "consonant_run": v.consonant_run,
+        }),
+    );
+    Finding {
+        id: id.to_string(),
+        time: ev.time.clone(),
+        finding_type: "Trojan:Runtime/DGADomainRequest.C!DNS".to_string(),
+        rule,
+        severity: "medium".to_string(),
+        mitre: vec!["T1568.002".to_string()],
+        title: format!(
+            "{} queried {}, a name that looks generated (score {:.2}) | command={}",
+            ev.process.comm,
+            name.trim_end_matches('.'),
+            v.score,
+            ev.process.cmdline
+        ),
+        description: "The queried domain's registrable label has the letter statistics of a machine-generated name (rare letter pairs, high entropy, long consonant runs), as domain generation algorithms produce.".to_string(),
+        process: ev.process.clone(),
+        container: ev.container.clone(),
+        host: ev.host.clone(),
+        evidence: vec![ev.clone()],
+        action: "none".to_string(),
+        extra,
+    }
+}
+
 /// Everything that turns events into findings: rules, threat lists, aggregation. `run` and
 /// `replay` drive the same one, so a replay finds what the live run found.
 #[derive(Debug)]
 pub struct Detect {
     rules: RuleSet,
     intel: ferret_detect::intel::Intel,
+    dga: Option<ferret_detect::dga::Dga>,
     agg: Aggregator,
     /// How often list files are checked for changes (live runs; zero: never).
     reload_every: std::time::Duration,
@@ -107,12 +150,14 @@ impl Detect {
     pub fn new(
         rules: RuleSet,
         intel: ferret_detect::intel::Intel,
+        dga: Option<ferret_detect::dga::Dga>,
         aggregate: std::time::Duration,
         reload_every: std::time::Duration,
     ) -> Detect {
         Detect {
             rules,
             intel,
+            dga,
             agg: Aggregator::new(aggregate),
             reload_every,
             next_reload: std::time::Instant::now() + reload_every,
@@ -123,13 +168,20 @@ impl Detect {
     pub fn event(&mut self, ev: &Event) -> Vec<Finding> {
         let mut out = self.agg.expire(&ev.time);
         let hits = self.intel.check(ev);
-        let found = self
+        let mut found = self
             .rules
             .matches(ev)
             .iter()
             .map(|m| from_match(m, ev))
             .chain(hits.iter().map(|h| from_intel(h, ev)))
             .collect::<Vec<_>>();
+        if let (Some(dga), "dns_query") = (&self.dga, ev.event_type.as_str()) {
+            if let Some(q) = ev.dns.as_ref().and_then(|d| d.questions.first()) {
+                if let Some(v) = dga.check(&q.name) {
+                    found.push(from_dga(&v, &q.name, ev));
+                }
+            }
+        }
         out.extend(found.into_iter().filter_map(|f| self.agg.offer(f)));
         self.reload();
         out

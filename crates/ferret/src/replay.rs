@@ -28,7 +28,9 @@ pub struct ReplayOptions {
 /// with file:line and skipped; the exit code is 1 if there were any.
 pub fn replay(opts: &ReplayOptions) -> Result<ExitCode> {
     let rules = crate::findings::load_rules(opts.defaults, &opts.rules)?;
-    let mut detect = crate::findings::Detect::new(rules, opts.intel.load()?, opts.aggregate, std::time::Duration::ZERO);
+    let dga = Some(ferret_detect::dga::Dga::new(ferret_detect::dga::DEFAULT_THRESHOLD));
+    let mut detect =
+        crate::findings::Detect::new(rules, opts.intel.load()?, dga, opts.aggregate, std::time::Duration::ZERO);
     let mut outputs = Outputs::open(opts.stdout, &opts.outputs)?;
     let (mut events, mut bad, mut found) = (0u64, 0u64, 0u64);
     for path in &opts.inputs {

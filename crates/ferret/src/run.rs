@@ -226,6 +226,7 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
     let detect = crate::findings::Detect::new(
         rules,
         cfg.intel.load()?,
+        cfg.dga.enabled.then(|| ferret_detect::dga::Dga::new(cfg.dga.threshold)),
         Duration::from_secs(cfg.findings.aggregate_secs),
         Duration::from_secs(cfg.intel.reload_secs),
     );
