@@ -136,3 +136,79 @@ fn exponential_macros_and_lists_are_refused() {
     let e = errors(&load(&text));
     assert!(e.iter().any(|m| m.contains("more than 100000 items")), "{e:?}");
 }
+
+/// xorshift64*: fixed sequence, no dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Real rule files, damaged at random (deleted, duplicated and inserted bytes chosen to upset
+/// YAML and conditions), load or are refused, and what loads evaluates: never a panic. The same
+/// property runs without end under cargo-fuzz (`fuzz/fuzz_targets/rules.rs`).
+#[test]
+fn mutated_rule_files_never_panic() {
+    let corpora = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora");
+    let seeds = [
+        std::fs::read_to_string(corpora.join("falco/falco_rules.yaml")).expect("falco rules"),
+        std::fs::read_to_string(
+            corpora.join("sigma_linux/process_creation/proc_creation_lnx_susp_sensitive_file_access.yml"),
+        )
+        .expect("sigma rule"),
+        std::fs::read_to_string(
+            std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/language.yaml"),
+        )
+        .expect("language rules"),
+    ];
+    let events: Vec<ferret_event::Event> = std::fs::read_to_string(
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/falco_stable.jsonl"),
+    )
+    .ok()
+    .and_then(|t| ferret_rules::fixtures::parse(&t).ok())
+    .unwrap_or_default()
+    .into_iter()
+    .map(|f| f.event)
+    .take(12)
+    .collect();
+    let noise: &[&str] = &[
+        "(", ")", "\"", "'", ":", "- ", "\n", "[", "]", "{", "}", "%", "\\", " and ", " or not ", "*", "&a ", "*a",
+        "é", "\t",
+    ];
+    let mut rng = Rng(0x5EED_F0F0_1234_5678);
+    for round in 0..600 {
+        let mut text = seeds[round % seeds.len()].clone().into_bytes();
+        for _ in 0..1 + rng.below(8) {
+            let at = rng.below(text.len());
+            match rng.below(3) {
+                0 => {
+                    let end = (at + rng.below(64)).min(text.len());
+                    text.drain(at..end);
+                }
+                1 => {
+                    let end = (at + rng.below(256)).min(text.len());
+                    let piece = text[at..end].to_vec();
+                    let to = rng.below(text.len());
+                    text.splice(to..to, piece);
+                }
+                _ => {
+                    let n = noise[rng.below(noise.len())].as_bytes().to_vec();
+                    text.splice(at..at, n);
+                }
+            }
+        }
+        let text = String::from_utf8_lossy(&text);
+        let (set, _) = RuleSet::load_str("mutated.yaml", &text);
+        for ev in &events {
+            let _ = set.matches(ev);
+        }
+    }
+}
