@@ -185,7 +185,15 @@ fn main() -> Result<()> {
         args.events,
         args.rounds
     ));
-    out.push_str(&format!("Rules: {} loaded from {:?}; {} matches per round.\n\n", set.rules().len(), rules, matches));
+    let (gated, tables) = set.prefilter_stats();
+    out.push_str(&format!(
+        "Rules: {} loaded from {:?}; {} matches per round; {} rules gated by the prefilter's {} tables.\n\n",
+        set.rules().len(),
+        rules,
+        matches,
+        gated,
+        tables
+    ));
     out.push_str("| figure | median |\n|---|---|\n");
     out.push_str(&format!("| rule evaluation, events/s on one core | {:.0} |\n", median(&mut eval_rate)));
     out.push_str(&format!(

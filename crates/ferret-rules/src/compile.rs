@@ -100,6 +100,9 @@ pub enum Matcher {
         ac: AhoCorasick,
         kind: Affix,
         max_len: usize,
+        /// The needles as given (for the rule set's prefilter).
+        needles: Vec<String>,
+        ci: bool,
     },
     StrSet {
         set: FxHashSet<Box<str>>,
@@ -518,7 +521,7 @@ impl Matcher {
             // Evaluated by `Node::eval` from the shared scan; reached only through `val()`.
             Matcher::Shared { .. } => false,
             Matcher::Multi { .. } => self.test(&Val::Str(Cow::Borrowed(v)), ctx),
-            Matcher::Affixes { ac, kind, max_len } => {
+            Matcher::Affixes { ac, kind, max_len, .. } => {
                 let b = v.as_bytes();
                 let anchored = |h: &[u8]| ac.find(aho_corasick::Input::new(h).anchored(aho_corasick::Anchored::Yes));
                 match kind {
@@ -933,7 +936,7 @@ pub fn affixes(needles: &[String], kind: Affix, ci: bool) -> Result<Matcher, Str
         .start_kind(aho_corasick::StartKind::Anchored)
         .match_kind(match_kind)
         .build(&pats)
-        .map(|ac| Matcher::Affixes { ac, kind, max_len })
+        .map(|ac| Matcher::Affixes { ac, kind, max_len, needles: needles.to_vec(), ci })
         .map_err(|e| format!("cannot build a matcher for {} strings: {e}", needles.len()))
 }
 

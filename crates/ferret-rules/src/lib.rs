@@ -34,6 +34,7 @@ pub mod fields;
 pub mod fixtures;
 pub mod interest;
 pub mod output;
+pub mod prefilter;
 pub mod shared;
 pub mod sigma;
 pub mod source;
@@ -236,10 +237,14 @@ pub struct Match<'r> {
 pub struct RuleSet {
     rules: Vec<Rule>,
     by_type: FxHashMap<String, Vec<usize>>,
+    /// Per event type, the prefilter tables its candidate rules use.
+    tables_by_type: FxHashMap<String, Vec<usize>>,
+    any_type_tables: Vec<usize>,
     any_type: Vec<usize>,
     users: Users,
     num: AtomicU64,
     groups: Vec<shared::Group>,
+    prefilter: prefilter::Prefilter,
 }
 
 /// Rule files in a directory: `*.yaml` and `*.yml`, in name order. Symbolic links to directories
@@ -408,7 +413,20 @@ impl RuleSet {
             list.extend(&any_type);
             list.sort_unstable();
         }
-        RuleSet { rules, by_type, any_type, users, num: AtomicU64::new(0), groups }
+        let prefilter = prefilter::Prefilter::new(&rules.iter().map(|r| &r.node).collect::<Vec<_>>());
+        let tables_by_type = by_type.iter().map(|(t, rules)| (t.clone(), prefilter.tables_for(rules))).collect();
+        let any_type_tables = prefilter.tables_for(&any_type);
+        RuleSet {
+            rules,
+            by_type,
+            tables_by_type,
+            any_type,
+            any_type_tables,
+            users,
+            num: AtomicU64::new(0),
+            groups,
+            prefilter,
+        }
     }
 
     /// Use these user and group names instead of the system's.
@@ -437,6 +455,27 @@ impl RuleSet {
         self.rules.get(i).is_some_and(|r| typed(r) && r.node.eval(&ctx))
     }
 
+    /// The rules that match, each one evaluated (no prefilter): the reference `matches` must agree with.
+    #[doc(hidden)]
+    pub fn matches_evaluating_all(&self, ev: &Event) -> Vec<String> {
+        let hits = shared::Hits::new(self.groups.len());
+        let mut ctx = Ctx::new(ev, 1, &self.users);
+        ctx.groups = Some(&self.groups);
+        ctx.hits = Some(&hits);
+        let candidates = self.by_type.get(fields::evt_type(ev)).unwrap_or(&self.any_type);
+        candidates.iter().map(|&i| &self.rules[i]).filter(|r| r.node.eval(&ctx)).map(|r| r.name.clone()).collect()
+    }
+
+    #[doc(hidden)]
+    pub fn is_gated(&self, i: usize) -> bool {
+        self.prefilter.is_gated(i)
+    }
+
+    /// Rules gated by the prefilter, and its tables.
+    pub fn prefilter_stats(&self) -> (usize, usize) {
+        self.prefilter.stats()
+    }
+
     /// How many rules an event of this type is checked against (the index's answer).
     pub fn candidates(&self, ev: &Event) -> usize {
         self.by_type.get(fields::evt_type(ev)).unwrap_or(&self.any_type).len()
@@ -449,9 +488,15 @@ impl RuleSet {
         let mut ctx = Ctx::new(ev, num, &self.users);
         ctx.groups = Some(&self.groups);
         ctx.hits = Some(&hits);
-        let candidates = self.by_type.get(fields::evt_type(ev)).unwrap_or(&self.any_type);
+        let ty = fields::evt_type(ev);
+        let candidates = self.by_type.get(ty).unwrap_or(&self.any_type);
+        let tables = self.tables_by_type.get(ty).unwrap_or(&self.any_type_tables);
+        let passing = if tables.is_empty() { Default::default() } else { self.prefilter.passing(&ctx, tables) };
         let mut out = Vec::new();
         for &i in candidates {
+            if self.prefilter.is_gated(i) && !passing.contains(&(i as u32)) {
+                continue;
+            }
             let r = &self.rules[i];
             if r.node.eval(&ctx) {
                 let mut fields = Vec::new();

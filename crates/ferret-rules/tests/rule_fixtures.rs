@@ -59,3 +59,27 @@ fn ferret_default_rules_fire_on_their_fixtures_and_not_on_near_misses() {
         assert!(fx.iter().any(|f| f.expect.contains(&r.name)), "no fixture fires '{}'", r.name);
     }
 }
+
+/// The prefilter only skips rules that could not match: on every fixture event, against every
+/// corpus rule and the built-in ones, `matches` equals evaluating each rule.
+#[test]
+fn prefilter_agrees_with_evaluating_every_rule() {
+    let corpora = here("../../../shared/corpora");
+    let (set, report) = RuleSet::load_with_defaults(
+        true,
+        &[corpora.join("falco"), corpora.join("sigma_linux"), here("tests/fixtures/language.yaml")],
+    );
+    assert!(report.ok());
+    let (gated, tables) = set.prefilter_stats();
+    assert!(gated > 100, "{gated} rules gated in {tables} tables");
+    let mut n = 0;
+    for file in ["falco_stable.jsonl", "sigma_sample.jsonl", "language.jsonl", "ferret_default.jsonl"] {
+        let text = std::fs::read_to_string(here(&format!("tests/fixtures/{file}"))).expect("fixtures");
+        for f in fixtures::parse(&text).expect("parse") {
+            let fast: Vec<String> = set.matches(&f.event).into_iter().map(|m| m.rule.name.clone()).collect();
+            assert_eq!(fast, set.matches_evaluating_all(&f.event), "{file}:{} {}", f.line, f.name);
+            n += 1;
+        }
+    }
+    assert!(n > 150);
+}
