@@ -258,3 +258,49 @@ fn dns_from_inside_a_container_carries_the_container() {
     });
     assert_eq!(r["container"]["id"], cid.as_str());
 }
+
+#[test]
+fn a_container_reaching_the_runtime_socket_is_a_finding() {
+    ferret_e2e::require_root();
+    image();
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A static client (the image has none) and a listening unix socket standing in for the
+    // runtime's API, mounted where containers find the Docker socket.
+    let client = dir.path().join("unix-connect");
+    let helper = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("helpers/unix_connect.c");
+    let st = Command::new("gcc").args(["-O1", "-static", "-o"]).arg(&client).arg(&helper).status().expect("gcc");
+    assert!(st.success(), "gcc -static");
+    // The kernel reports the name the socket was bound to on the host (where Docker binds its own:
+    // .../docker.sock), whatever path the container reaches it by.
+    let sock = dir.path().join("docker.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).expect("bind unix socket");
+    let accept = std::thread::spawn(move || {
+        let _ = listener.accept();
+    });
+    let sensor = Sensor::start(&[]);
+    let out = podman_run()
+        .arg("-v")
+        .arg(format!("{}:/var/run/docker.sock", sock.display()))
+        .arg("-v")
+        .arg(format!("{}:/unix-connect:ro", client.display()))
+        .args([IMAGE, "/unix-connect", "/var/run/docker.sock"])
+        .output()
+        .expect("podman run");
+    assert!(out.status.success(), "podman run: {}", String::from_utf8_lossy(&out.stderr));
+    let _ = accept.join();
+    let f = sensor.wait_for_finding(Duration::from_secs(30), "DockerSocketAccessed", |v| {
+        v["type"] == "PrivilegeEscalation:Runtime/DockerSocketAccessed"
+    });
+    assert_eq!(f["process"]["comm"], "unix-connect");
+    assert_eq!(f["evidence"][0]["net"]["remote"]["path"], sock.to_str().unwrap_or(""));
+    assert!(f["container"]["id"].as_str().is_some_and(|id| id.len() == 64), "{f}");
+    let (status, _, recs) = sensor.stop();
+    assert!(status.success());
+    let n = recs
+        .iter()
+        .filter(|v| v["kind"] == "finding" && v["type"] == "PrivilegeEscalation:Runtime/DockerSocketAccessed")
+        .map(|v| v["id"].clone())
+        .collect::<std::collections::HashSet<_>>()
+        .len();
+    assert_eq!(n, 1);
+}
