@@ -9,7 +9,7 @@ use ferret_e2e::Sensor;
 const IMAGE: &str = "localhost/ferret-busybox:test";
 
 /// Imports a busybox-static rootfs as an image, once.
-fn image() {
+pub(crate) fn image() {
     let have = Command::new("podman").args(["image", "exists", IMAGE]).status().expect("podman");
     if have.success() {
         return;
@@ -303,4 +303,31 @@ fn a_container_reaching_the_runtime_socket_is_a_finding() {
         .collect::<std::collections::HashSet<_>>()
         .len();
     assert_eq!(n, 1);
+}
+
+#[test]
+fn a_mount_inside_a_privileged_container_is_a_finding() {
+    ferret_e2e::require_root();
+    image();
+    let sensor = Sensor::start(&[]);
+    let out = podman_run()
+        .arg("--privileged")
+        .args([IMAGE, "/bin/sh", "-c", "/bin/busybox mkdir /m && /bin/busybox mount -t tmpfs none /m"])
+        .output()
+        .expect("podman run");
+    assert!(out.status.success(), "podman run: {}", String::from_utf8_lossy(&out.stderr));
+    let f = sensor.wait_for_finding(Duration::from_secs(30), "ContainerMountsHostDirectory", |v| {
+        v["type"] == "PrivilegeEscalation:Runtime/ContainerMountsHostDirectory"
+    });
+    assert_eq!(f["process"]["comm"], "busybox");
+    assert_eq!(f["evidence"][0]["file"]["path"], "/m");
+    let (status, _, recs) = sensor.stop();
+    assert!(status.success());
+    // The runtime's own mounts while it sets the container up are not findings.
+    let by_runtime = recs.iter().filter(|v| {
+        v["kind"] == "finding"
+            && v["type"] == "PrivilegeEscalation:Runtime/ContainerMountsHostDirectory"
+            && v["process"]["comm"] != "busybox"
+    });
+    assert_eq!(by_runtime.count(), 0);
 }
