@@ -8,11 +8,44 @@ use ferret_event::{Event, Finding};
 use ferret_rules::{Match, RuleSet};
 use serde_json::json;
 
-/// A finding for one rule match. Its id is derived from the event id and the rule, so a replay of
-/// the same events gives the same findings.
+/// What differs between findings of rules and detectors; `base` fills in the rest from the event.
+struct Parts {
+    /// Makes the id unique per event (the rule's name, the indicator...).
+    key: String,
+    finding_type: String,
+    rule: String,
+    severity: String,
+    mitre: Vec<String>,
+    title: String,
+    description: String,
+    extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// The finding about `ev`: its id is derived from the event id and `key`, so a replay of the same
+/// events gives the same findings; the process, container, host and evidence are the event's.
+fn base(ev: &Event, p: Parts) -> Finding {
+    let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("{}/{}", ev.id, p.key).as_bytes());
+    Finding {
+        id: id.to_string(),
+        time: ev.time.clone(),
+        finding_type: p.finding_type,
+        rule: p.rule,
+        severity: p.severity,
+        mitre: p.mitre,
+        title: p.title,
+        description: p.description,
+        process: ev.process.clone(),
+        container: ev.container.clone(),
+        host: ev.host.clone(),
+        evidence: vec![ev.clone()],
+        action: "none".to_string(),
+        extra: p.extra,
+    }
+}
+
+/// A finding for one rule match.
 pub fn from_match(m: &Match, ev: &Event) -> Finding {
     let r = m.rule;
-    let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("{}/{}", ev.id, r.name).as_bytes());
     let fields: BTreeMap<&str, &str> = m.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let mut extra = BTreeMap::new();
     extra.insert(
@@ -27,28 +60,24 @@ pub fn from_match(m: &Match, ev: &Event) -> Finding {
     );
     extra.insert("priority".to_string(), json!(r.priority));
     extra.insert("tags".to_string(), json!(r.tags));
-    Finding {
-        id: id.to_string(),
-        time: ev.time.clone(),
-        finding_type: r.finding_type.clone(),
-        rule: r.name.clone(),
-        severity: r.severity.as_str().to_string(),
-        mitre: r.mitre.clone(),
-        title: m.output.clone(),
-        description: r.desc.clone(),
-        process: ev.process.clone(),
-        container: ev.container.clone(),
-        host: ev.host.clone(),
-        evidence: vec![ev.clone()],
-        action: "none".to_string(),
-        extra,
-    }
+    base(
+        ev,
+        Parts {
+            key: r.name.clone(),
+            finding_type: r.finding_type.clone(),
+            rule: r.name.clone(),
+            severity: r.severity.as_str().to_string(),
+            mitre: r.mitre.clone(),
+            title: m.output.clone(),
+            description: r.desc.clone(),
+            extra,
+        },
+    )
 }
 
 /// A finding for a threat-list hit. Deterministic id, as for rules.
 pub fn from_intel(h: &ferret_detect::intel::Hit, ev: &Event) -> Finding {
     let rule = format!("Threat list: {} {}", h.kind, h.indicator);
-    let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("{}/{}", ev.id, rule).as_bytes());
     let mut extra = BTreeMap::new();
     extra.insert(
         "why".to_string(),
@@ -62,39 +91,35 @@ pub fn from_intel(h: &ferret_detect::intel::Hit, ev: &Event) -> Finding {
             "description": h.entry.description,
         }),
     );
-    Finding {
-        id: id.to_string(),
-        time: ev.time.clone(),
-        finding_type: h.finding_type.to_string(),
-        rule,
-        severity: h.entry.severity.clone(),
-        mitre: h.entry.category.mitre().iter().map(|s| s.to_string()).collect(),
-        title: format!(
-            "{} {} is on the threat list {} | process={} command={}",
-            h.kind, h.matched, h.entry.source, ev.process.comm, ev.process.cmdline
-        ),
-        description: format!(
-            "The {} {} matches the indicator {} of {} ({:?}){}.",
-            h.kind,
-            h.matched,
-            h.indicator,
-            h.entry.source,
-            h.entry.category,
-            h.entry.description.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
-        ),
-        process: ev.process.clone(),
-        container: ev.container.clone(),
-        host: ev.host.clone(),
-        evidence: vec![ev.clone()],
-        action: "none".to_string(),
-        extra,
-    }
+    base(
+        ev,
+        Parts {
+            key: rule.clone(),
+            finding_type: h.finding_type.to_string(),
+            rule,
+            severity: h.entry.severity.clone(),
+            mitre: h.entry.category.mitre().iter().map(|s| s.to_string()).collect(),
+            title: format!(
+                "{} {} is on the threat list {} | process={} command={}",
+                h.kind, h.matched, h.entry.source, ev.process.comm, ev.process.cmdline
+            ),
+            description: format!(
+                "The {} {} matches the indicator {} of {} ({:?}){}.",
+                h.kind,
+                h.matched,
+                h.indicator,
+                h.entry.source,
+                h.entry.category,
+                h.entry.description.as_deref().map(|d| format!(": {d}")).unwrap_or_default()
+            ),
+            extra,
+        },
+    )
 }
 
 /// A finding for a generated-looking name in a DNS query.
 pub fn from_dga(v: &ferret_detect::dga::Verdict, name: &str, ev: &Event) -> Finding {
     let rule = "DGA detector".to_string();
-    let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("{}/{}/{}", ev.id, rule, name).as_bytes());
     let mut extra = BTreeMap::new();
     extra.insert(
         "why".to_string(),
@@ -109,9 +134,8 @@ pub fn from_dga(v: &ferret_detect::dga::Verdict, name: &str, ev: &Event) -> Find
             "consonant_run": v.consonant_run,
         }),
     );
-    Finding {
-        id: id.to_string(),
-        time: ev.time.clone(),
+    base(ev, Parts {
+        key: format!("{rule}/{name}"),
         finding_type: "Trojan:Runtime/DGADomainRequest.C!DNS".to_string(),
         rule,
         severity: "medium".to_string(),
@@ -124,13 +148,8 @@ pub fn from_dga(v: &ferret_detect::dga::Verdict, name: &str, ev: &Event) -> Find
             ev.process.cmdline
         ),
         description: "The queried domain's registrable label has the letter statistics of a machine-generated name (rare letter pairs, high entropy, long consonant runs), as domain generation algorithms produce.".to_string(),
-        process: ev.process.clone(),
-        container: ev.container.clone(),
-        host: ev.host.clone(),
-        evidence: vec![ev.clone()],
-        action: "none".to_string(),
         extra,
-    }
+    })
 }
 
 /// Everything that turns events into findings: rules, threat lists, aggregation. `run` and
