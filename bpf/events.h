@@ -172,6 +172,7 @@ enum syscall_flags {
 	SC_F_AUX_USER = 1u << 8, /* aux holds bytes read from user memory */
 	SC_F_PATH2_CHANGED = 1u << 9,
 	SC_F_COMPAT = 1u << 10, /* made through the 32-bit (ia32) syscall entry */
+	SC_F_UPPER_LAYER = 1u << 11, /* `file` lives in an overlayfs upper layer: written inside the container */
 };
 
 /* Inode of a resolved file. */

@@ -53,7 +53,6 @@ struct {
 } exec_inflight SEC(".maps");
 
 #define AT_EMPTY_PATH 0x1000
-#define OVERLAYFS_SUPER_MAGIC 0x794c7630
 
 static __always_inline struct exec_event *exec_record(void)
 {
@@ -204,13 +203,8 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	e->exe_mode = BPF_CORE_READ(inode, i_mode);
 	if (e->exe_nlink == 0)
 		e->flags |= EXEC_F_EXE_DELETED;
-	if (BPF_CORE_READ(inode, i_sb, s_magic) == OVERLAYFS_SUPER_MAGIC) {
-		/* An overlay inode with an upper dentry: created or copied up in
-		 * the writable layer, not shipped in the image. */
-		struct ovl_inode *oi = (void *)inode - bpf_core_field_offset(struct ovl_inode, vfs_inode);
-		if (BPF_CORE_READ(oi, __upperdentry))
-			e->flags |= EXEC_F_EXE_UPPER;
-	}
+	if (inode_in_upper_layer(inode))
+		e->flags |= EXEC_F_EXE_UPPER;
 
 	e->exe_len = put_path(e, off, &file->f_path, p, &pflags);
 	if (pflags & PATH_R_TRUNCATED)

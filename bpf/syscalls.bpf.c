@@ -451,6 +451,8 @@ static __always_inline void file_info(struct syscall_event *e, struct file *f)
 	e->file.uid = BPF_CORE_READ(inode, i_uid.val);
 	e->file.fs_magic = BPF_CORE_READ(inode, i_sb, s_magic);
 	e->flags |= SC_F_FILE;
+	if (inode_in_upper_layer(inode))
+		e->flags |= SC_F_UPPER_LAYER;
 }
 
 /* The kernel's view of a socket file: family, type, addresses, and for a

@@ -110,6 +110,18 @@ static __always_inline void fill_task(struct task_ctx *t, struct task_struct *ta
 	bpf_probe_read_kernel_str(t->comm, sizeof(t->comm), &task->comm);
 }
 
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630
+
+/* An overlay inode with an upper dentry was created or copied up in the writable layer: written
+ * inside the container, not shipped in its image. */
+static __always_inline bool inode_in_upper_layer(struct inode *inode)
+{
+	if (BPF_CORE_READ(inode, i_sb, s_magic) != OVERLAYFS_SUPER_MAGIC)
+		return false;
+	struct ovl_inode *oi = (void *)inode - bpf_core_field_offset(struct ovl_inode, vfs_inode);
+	return BPF_CORE_READ(oi, __upperdentry) != NULL;
+}
+
 static __always_inline void fill_header(struct event_header *h, __u32 kind, struct task_struct *task)
 {
 	h->ktime_boot_ns = bpf_ktime_get_boot_ns();

@@ -331,3 +331,41 @@ fn a_mount_inside_a_privileged_container_is_a_finding() {
     });
     assert_eq!(by_runtime.count(), 0);
 }
+
+#[test]
+fn a_library_written_in_the_container_and_mapped_executable_is_a_finding() {
+    ferret_e2e::require_root();
+    image();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mapper = dir.path().join("mmap-exec");
+    let helper = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("helpers/mmap_exec.c");
+    let st = Command::new("gcc").args(["-O1", "-static", "-o"]).arg(&mapper).arg(&helper).status().expect("gcc");
+    assert!(st.success(), "gcc -static");
+    let sensor = Sensor::start(&[]);
+    // The "library" is written inside the container (upper layer), then mapped by a program
+    // that is not (a read-only bind mount from the host).
+    let out = podman_run()
+        .arg("-v")
+        .arg(format!("{}:/mmap-exec:ro", mapper.display()))
+        .args([
+            IMAGE,
+            "/bin/sh",
+            "-c",
+            "/bin/cat /bin/busybox > /libevil.so; /mmap-exec /libevil.so; /mmap-exec /bin/busybox",
+        ])
+        .output()
+        .expect("podman run");
+    assert!(out.status.success(), "podman run: {}", String::from_utf8_lossy(&out.stderr));
+    let f = sensor.wait_for_finding(Duration::from_secs(30), "NewLibraryLoaded", |v| {
+        v["type"] == "Execution:Runtime/NewLibraryLoaded"
+    });
+    assert_eq!(f["evidence"][0]["file"]["path"], "/libevil.so");
+    assert_eq!(f["evidence"][0]["file"]["upper_layer"], true);
+    assert_eq!(f["process"]["comm"], "mmap-exec");
+    let (status, _, recs) = sensor.stop();
+    assert!(status.success());
+    // The image's own busybox, mapped the same way, is not a finding.
+    let libs: Vec<&serde_json::Value> =
+        recs.iter().filter(|v| v["kind"] == "finding" && v["type"] == "Execution:Runtime/NewLibraryLoaded").collect();
+    assert_eq!(libs.len(), 1, "{libs:#?}");
+}

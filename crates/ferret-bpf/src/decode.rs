@@ -209,6 +209,7 @@ pub mod syscall_flags {
     pub const AUX_USER: u32 = F::SC_F_AUX_USER.0;
     pub const PATH2_CHANGED: u32 = F::SC_F_PATH2_CHANGED.0;
     pub const COMPAT: u32 = F::SC_F_COMPAT.0;
+    pub const UPPER_LAYER: u32 = F::SC_F_UPPER_LAYER.0;
 }
 
 /// The inode of a file a syscall resolved.

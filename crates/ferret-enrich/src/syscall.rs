@@ -510,6 +510,7 @@ fn file(s: &Syscall) -> Option<FileInfo> {
         flags,
         mode: mode.map(|m| format!("{:04o}", m & 0o7777)),
         interesting: s.has(F::INTERESTING),
+        upper_layer: s.has(F::UPPER_LAYER),
         inode: s.file.as_ref().map(inode),
     })
 }

@@ -283,6 +283,9 @@ pub struct FileInfo {
     /// True when a read-only open was reported because it matched the interest set.
     #[serde(default)]
     pub interesting: bool,
+    /// The file lives in an overlayfs upper layer: written or modified inside the container.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub upper_layer: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inode: Option<Inode>,
 }

@@ -49,6 +49,7 @@ pub enum Id {
     FileCreated,
     ExecEmptyPath,
     ExecSetuid,
+    FileUpperLayer,
     ProcName,
     ProcExe,
     ProcExePath,
@@ -205,6 +206,7 @@ static DEFS: &[Def] = &[
     d("ferret.file.changed", Id::FileCreated, Str),
     d("ferret.exec.empty_path", Id::ExecEmptyPath, Bool),
     d("ferret.exec.setuid", Id::ExecSetuid, Bool),
+    d("ferret.file.upper_layer", Id::FileUpperLayer, Bool),
     d("proc.name", Id::ProcName, Str),
     d("proc.exe", Id::ProcExe, Str),
     d("proc.exepath", Id::ProcExePath, Str),
@@ -773,6 +775,7 @@ impl<'e> Ctx<'e> {
             }
             Id::EvtBuffer | Id::Unavailable => None,
             Id::FerretType => s(&ev.event_type),
+            Id::FileUpperLayer => ev.file.as_ref().map(|f| Val::Bool(f.upper_layer)),
             Id::ExecEmptyPath => ev.exec.as_ref().map(|e| Val::Bool(e.empty_path)),
             // The new image runs with an effective uid its caller did not have: a setuid binary.
             Id::ExecSetuid => (ev.event_type == "process_exec").then(|| {
