@@ -178,6 +178,44 @@ fn attacker_behaviour_gives_one_finding_of_its_type() {
     assert_eq!(f["process"]["uid"], 65534);
     assert_eq!(f["process"]["euid"], 0);
 
+    // Tampering and escapes, done harmlessly: a log of our own truncated, an empty PAM
+    // file for no service, files named runc and release_agent in a temporary directory (the rules go by name).
+    let p = attack(&["truncate-log"]);
+    one(&sensor, "DefenseEvasion:Runtime/SensitiveFileModified", pid(&p));
+    let p = attack(&["pam-drop-in"]);
+    one(&sensor, "PrivilegeEscalation:Runtime/SensitiveFileModified", pid(&p));
+    let scratch = dir.path().to_str().unwrap_or("/nonexistent");
+    let p = attack(&["runc-write", scratch]);
+    one(&sensor, "PrivilegeEscalation:Runtime/RuncContainerEscape", pid(&p));
+    let p = attack(&["release-agent", scratch]);
+    one(&sensor, "PrivilegeEscalation:Runtime/CGroupsReleaseAgentModified", pid(&p));
+
+    // Commands: a miner by name, a web server spawning a shell, logging disabled (auditd is not
+    // installed: systemctl fails, the attempt is the finding), an account tool.
+    let run = |path: &std::path::Path, args: &[&str]| -> u32 {
+        let c = Command::new(path).args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("spawn");
+        let id = c.id();
+        let _ = c.wait_with_output();
+        id
+    };
+    let xmrig = dir.path().join("xmrig");
+    std::fs::copy("/usr/bin/true", &xmrig).expect("copy");
+    one(&sensor, "Impact:Runtime/CryptoMinerExecuted", run(&xmrig, &["-o", "pool.example:3333"]));
+    let nginx = dir.path().join("nginx");
+    std::fs::copy(PYTHON, &nginx).expect("copy python");
+    let out = Command::new(&nginx)
+        .args(["-c", "import subprocess; p = subprocess.Popen(['sh', '-c', 'exit 0']); print(p.pid); p.wait()"])
+        .output()
+        .expect("nginx");
+    let sh: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().expect("pid");
+    one(&sensor, "Execution:Runtime/SuspiciousShellCreated", sh);
+    one(
+        &sensor,
+        "DefenseEvasion:Runtime/SuspiciousCommand",
+        run(std::path::Path::new("systemctl"), &["stop", "auditd"]),
+    );
+    one(&sensor, "Persistence:Runtime/SuspiciousCommand", run(std::path::Path::new("useradd"), &["--help"]));
+
     let (status, stderr, _) = sensor.stop();
     assert!(status.success(), "{stderr:?}");
 }

@@ -74,6 +74,26 @@ elif what == "cron":
     with open(path, "w") as f:
         f.write("# written by ferret's tests and removed at once; no job\n")
     os.unlink(path)
+elif what == "truncate-log":
+    path = "/var/log/ferret-e2e-test.log"
+    with open(path, "w") as f:
+        f.write("evidence\n")
+    open(path, "w").close()  # opened again with O_TRUNC: the log is emptied
+    os.unlink(path)
+elif what == "pam-drop-in":
+    # A PAM configuration for a service that does not exist, empty: changes nothing.
+    path = "/etc/pam.d/ferret-e2e-test"
+    open(path, "w").close()
+    os.unlink(path)
+elif what == "runc-write":
+    # The rule is by name: a file called runc, anywhere, opened for writing.
+    d = sys.argv[2]
+    with open(os.path.join(d, "runc"), "wb") as f:
+        f.write(b"\x7fELF")
+elif what == "release-agent":
+    d = sys.argv[2]
+    with open(os.path.join(d, "release_agent"), "w") as f:
+        f.write("/tmp/payload\n")
 elif what == "memfd-exec":
     fd = os.memfd_create("payload", 0)
     with open("/usr/bin/true", "rb") as f:
