@@ -121,6 +121,8 @@ fn attacker_behaviour_gives_one_finding_of_its_type() {
     assert_eq!(p["poke"], 0);
     let f = one(&sensor, "DefenseEvasion:Runtime/ProcessInjection.Ptrace", pid(&p));
     assert_eq!(f["evidence"][0]["syscall"]["args"]["target_pid"], p["child"]);
+    assert_eq!(f["context"]["target_pid"], p["child"]);
+    assert_eq!(f["context"]["request_name"], "PTRACE_POKETEXT");
     one(&sensor, "DefenseEvasion:Runtime/PtraceAntiDebugging", p["child"].as_u64().unwrap_or(0) as u32);
     let p = attack(&["proc-mem"]);
     one(&sensor, "DefenseEvasion:Runtime/ProcessInjection.Proc", pid(&p));
@@ -209,6 +211,15 @@ fn attacker_behaviour_gives_one_finding_of_its_type() {
         .expect("nginx");
     let sh: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().expect("pid");
     one(&sensor, "Execution:Runtime/SuspiciousShellCreated", sh);
+    let out = Command::new(&nginx)
+        .args([
+            "-c",
+            "import subprocess; p = subprocess.Popen(['id'], stdout=subprocess.DEVNULL); print(p.pid); p.wait()",
+        ])
+        .output()
+        .expect("nginx");
+    let id: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().expect("pid");
+    one(&sensor, "Discovery:Runtime/SuspiciousCommand", id);
     one(
         &sensor,
         "DefenseEvasion:Runtime/SuspiciousCommand",

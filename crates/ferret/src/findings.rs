@@ -8,6 +8,50 @@ use ferret_event::{Event, Finding};
 use ferret_rules::{Match, RuleSet};
 use serde_json::json;
 
+/// The runtime context a responder reads first, lifted from the evidence event: the operation,
+/// the file and its target, the peer, the DNS name, the target process, the module.
+fn context(ev: &Event) -> serde_json::Value {
+    let mut c = serde_json::Map::new();
+    c.insert("operation".into(), json!(ev.event_type));
+    if let Some(s) = &ev.syscall {
+        c.insert("syscall".into(), json!(s.name));
+        for k in ["target_pid", "request_name", "signal_name", "name", "nstype", "cmd_name"] {
+            if let Some(v) = s.args.get(k) {
+                c.insert(k.into(), v.clone());
+            }
+        }
+    }
+    if let Some(f) = &ev.file {
+        if let Some(p) = &f.path {
+            c.insert("file".into(), json!(p));
+        }
+        if let Some(t) = &f.target {
+            c.insert("file_target".into(), json!(t));
+        }
+    }
+    if let Some(r) = ev.net.as_ref().and_then(|n| n.remote.as_ref()) {
+        let peer = match (&r.ip, r.port, &r.path) {
+            (Some(ip), Some(port), _) => json!(format!("{ip}:{port}")),
+            (_, _, Some(path)) => json!(path),
+            _ => serde_json::Value::Null,
+        };
+        if !peer.is_null() {
+            c.insert("remote".into(), peer);
+        }
+        if !r.names.is_empty() {
+            c.insert("remote_names".into(), json!(r.names));
+        }
+    }
+    if let Some(q) = ev.dns.as_ref().and_then(|d| d.questions.first()) {
+        c.insert("dns_name".into(), json!(q.name.trim_end_matches('.')));
+    }
+    if ev.event_type == "process_exec" {
+        c.insert("executable".into(), json!(ev.process.exe));
+        c.insert("sha256".into(), json!(ev.process.exe_sha256));
+    }
+    serde_json::Value::Object(c)
+}
+
 /// What differs between findings of rules and detectors; `base` fills in the rest from the event.
 struct Parts {
     /// Makes the id unique per event (the rule's name, the indicator...).
@@ -23,8 +67,9 @@ struct Parts {
 
 /// The finding about `ev`: its id is derived from the event id and `key`, so a replay of the same
 /// events gives the same findings; the process, container, host and evidence are the event's.
-fn base(ev: &Event, p: Parts) -> Finding {
+fn base(ev: &Event, mut p: Parts) -> Finding {
     let id = uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("{}/{}", ev.id, p.key).as_bytes());
+    p.extra.insert("context".to_string(), context(ev));
     Finding {
         id: id.to_string(),
         time: ev.time.clone(),
