@@ -166,8 +166,23 @@ fn threat_lists_flag_a_mining_pool_lookup_its_connection_and_a_listed_address() 
     let _server = dnsmasq("127.0.0.83", false);
     let dir = tempfile::tempdir().expect("tempdir");
     let list = dir.path().join("c2.csv");
-    std::fs::write(&list, "indicator,category,severity,description\n127.0.0.85,c2,critical,test C2 address\n")
-        .expect("list");
+    // Every category: a domain for each, a Tor address, the hash of a binary the test runs.
+    let marked = dir.path().join("marked-binary");
+    std::fs::copy("/usr/bin/true", &marked).expect("copy");
+    std::fs::write(&marked, [std::fs::read("/usr/bin/true").expect("true"), b"ferret-intel-test".to_vec()].concat())
+        .expect("mark");
+    std::fs::set_permissions(&marked, std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    let hash = ferret_e2e::sha256_hex(&marked);
+    std::fs::write(
+        &list,
+        format!(
+            "indicator,category,severity,description\n127.0.0.85,c2,critical,test C2 address\n127.0.0.86,tor,medium,test Tor node\n\
+             {hash},malware,high,test binary\nc2.intel.ferret.test,c2,high,\nblackhole.intel.ferret.test,blackhole,medium,\n\
+             drop.intel.ferret.test,droppoint,high,\ndriveby.intel.ferret.test,driveby,medium,\nphish.intel.ferret.test,phishing,medium,\n\
+             abused.intel.ferret.test,abused,medium,\nmalicious.intel.ferret.test,malicious,high,\nsuspicious.intel.ferret.test,suspicious,low,\n"
+        ),
+    )
+    .expect("list");
     let (_cfg_dir, cfg) =
         ferret_e2e::config_file(&format!("[[intel.lists]]\npath = \"{}\"\ncategory = \"c2\"\n", list.display()));
     let sensor = Sensor::start(&["--config", cfg.to_str().unwrap_or("")]);
@@ -200,6 +215,33 @@ fn threat_lists_flag_a_mining_pool_lookup_its_connection_and_a_listed_address() 
     assert_eq!(f["process"]["pid"], c2);
     assert_eq!(f["severity"], "critical");
     assert_eq!(f["why"]["description"], "test C2 address");
+
+    // A query for each listed domain category, a connection to the Tor address, the listed binary.
+    for (name, ty) in [
+        ("c2.intel.ferret.test", "Backdoor:Runtime/C&CActivity.B!DNS"),
+        ("blackhole.intel.ferret.test", "Trojan:Runtime/BlackholeTraffic!DNS"),
+        ("drop.intel.ferret.test", "Trojan:Runtime/DropPoint!DNS"),
+        ("driveby.intel.ferret.test", "Trojan:Runtime/DriveBySourceTraffic!DNS"),
+        ("phish.intel.ferret.test", "Trojan:Runtime/PhishingDomainRequest!DNS"),
+        ("abused.intel.ferret.test", "Impact:Runtime/AbusedDomainRequest.Reputation"),
+        ("malicious.intel.ferret.test", "Impact:Runtime/MaliciousDomainRequest.Reputation"),
+        ("suspicious.intel.ferret.test", "Impact:Runtime/SuspiciousDomainRequest.Reputation"),
+    ] {
+        let (pid, _) = dig(&["@127.0.0.83", name, "A"]);
+        let f = sensor.wait_for_finding(WAIT, ty, |v| v["type"] == ty);
+        assert_eq!(f["process"]["pid"], pid, "{ty}");
+        assert_eq!(f["context"]["dns_name"], name);
+    }
+    let tor = connect("127.0.0.86");
+    let f = sensor.wait_for_finding(WAIT, "TorClient", |v| v["type"] == "UnauthorizedAccess:Runtime/TorClient");
+    assert_eq!(f["process"]["pid"], tor);
+    let run = Command::new(&marked).spawn().expect("marked binary");
+    let run_pid = run.id();
+    let _ = run.wait_with_output();
+    let f = sensor
+        .wait_for_finding(WAIT, "MaliciousFileExecuted", |v| v["type"] == "Execution:Runtime/MaliciousFileExecuted");
+    assert_eq!(f["process"]["pid"], run_pid);
+    assert_eq!(f["why"]["indicator"], hash.as_str());
 
     // A generated-looking name, on no list: the DGA detector.
     let (dga_pid, _) = dig(&["@127.0.0.83", "xkqjzpwmvtrbhq.com", "A"]);
