@@ -387,7 +387,6 @@ impl<'a> Parser<'a> {
 
     fn check(&mut self, lhs: Operand, at: usize) -> Result<Expr, ParseError> {
         self.skip_ws();
-        let op_at = self.i;
         let r = self.rest();
         let symbolic = [
             ("==", Op::Eq),
@@ -466,7 +465,6 @@ impl<'a> Parser<'a> {
                 Rhs::Value { text, at: v_at }
             }
         };
-        let _ = op_at;
         Ok(Expr::Check(Check { lhs, op, rhs, at }))
     }
 
@@ -593,16 +591,6 @@ pub fn unescape(s: &str) -> String {
         }
     }
     out
-}
-
-/// Every macro name the expression refers to.
-pub fn macros_used(e: &Expr, out: &mut Vec<String>) {
-    match e {
-        Expr::And(v) | Expr::Or(v) => v.iter().for_each(|x| macros_used(x, out)),
-        Expr::Not(x) => macros_used(x, out),
-        Expr::Macro { name, .. } => out.push(name.clone()),
-        Expr::Check(_) => {}
-    }
 }
 
 #[cfg(test)]

@@ -380,11 +380,6 @@ pub fn resolve(name: &str, arg: Option<&str>) -> Result<FieldRef, String> {
     Err(format!("unknown field '{full}'"))
 }
 
-/// Every field name ferret answers to, and those it knows but cannot extract.
-pub fn names() -> (Vec<&'static str>, Vec<&'static str>) {
-    (DEFS.iter().map(|d| d.name).collect(), UNAVAILABLE.iter().map(|(n, _)| *n).collect())
-}
-
 /// A value extracted from an event.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Val<'a> {

@@ -429,12 +429,6 @@ impl RuleSet {
         }
     }
 
-    /// Use these user and group names instead of the system's.
-    pub fn with_users(mut self, users: Users) -> RuleSet {
-        self.users = users;
-        self
-    }
-
     pub fn rules(&self) -> &[Rule] {
         &self.rules
     }
