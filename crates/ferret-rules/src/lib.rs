@@ -429,6 +429,14 @@ impl RuleSet {
         }
     }
 
+    /// The evaluation context of `ev` against this set: its shared automata and what they found.
+    fn context<'e>(&'e self, ev: &'e Event, num: u64, hits: &'e shared::Hits) -> Ctx<'e> {
+        let mut ctx = Ctx::new(ev, num, &self.users);
+        ctx.groups = Some(&self.groups);
+        ctx.hits = Some(hits);
+        ctx
+    }
+
     pub fn rules(&self) -> &[Rule] {
         &self.rules
     }
@@ -441,9 +449,7 @@ impl RuleSet {
     /// (benchmarks: the cost of one rule).
     pub fn rule_matches(&self, i: usize, ev: &Event) -> bool {
         let hits = shared::Hits::new(self.groups.len());
-        let mut ctx = Ctx::new(ev, 1, &self.users);
-        ctx.groups = Some(&self.groups);
-        ctx.hits = Some(&hits);
+        let ctx = self.context(ev, 1, &hits);
         // The index's guarantee (the event's type is one the rule is for) is folded into the node.
         let typed = |r: &Rule| r.types.as_ref().is_none_or(|t| t.contains(fields::evt_type(ev)));
         self.rules.get(i).is_some_and(|r| typed(r) && r.node.eval(&ctx))
@@ -453,9 +459,7 @@ impl RuleSet {
     #[doc(hidden)]
     pub fn matches_evaluating_all(&self, ev: &Event) -> Vec<String> {
         let hits = shared::Hits::new(self.groups.len());
-        let mut ctx = Ctx::new(ev, 1, &self.users);
-        ctx.groups = Some(&self.groups);
-        ctx.hits = Some(&hits);
+        let ctx = self.context(ev, 1, &hits);
         let candidates = self.by_type.get(fields::evt_type(ev)).unwrap_or(&self.any_type);
         candidates.iter().map(|&i| &self.rules[i]).filter(|r| r.node.eval(&ctx)).map(|r| r.name.clone()).collect()
     }
@@ -479,9 +483,7 @@ impl RuleSet {
     pub fn matches<'r>(&'r self, ev: &Event) -> Vec<Match<'r>> {
         let num = self.num.fetch_add(1, Ordering::Relaxed) + 1;
         let hits = shared::Hits::new(self.groups.len());
-        let mut ctx = Ctx::new(ev, num, &self.users);
-        ctx.groups = Some(&self.groups);
-        ctx.hits = Some(&hits);
+        let ctx = self.context(ev, num, &hits);
         let ty = fields::evt_type(ev);
         let candidates = self.by_type.get(ty).unwrap_or(&self.any_type);
         let tables = self.tables_by_type.get(ty).unwrap_or(&self.any_type_tables);
