@@ -89,6 +89,9 @@ enum Command {
         /// Do not load ferret's built-in rules.
         #[arg(long)]
         no_default_rules: bool,
+        /// Configuration whose rules, threat lists, DGA and aggregation settings apply.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
 }
 
@@ -155,18 +158,12 @@ fn main() -> ExitCode {
             run::run(run::RunOptions { config: cfg, duration: duration(secs)? })
         })(),
         Command::Doctor { json } => Ok(doctor::doctor(json)),
-        Command::Replay { inputs, events, outputs, quiet, rules, no_default_rules } => {
-            replay::replay(&replay::ReplayOptions {
-                inputs,
-                events,
-                stdout: !quiet,
-                outputs,
-                rules,
-                defaults: !no_default_rules,
-                aggregate: Duration::from_secs(crate::config::FindingsConfig::default().aggregate_secs),
-                intel: crate::config::IntelConfig::default(),
-            })
-        }
+        Command::Replay { inputs, events, outputs, quiet, rules, no_default_rules, config } => (|| {
+            let mut cfg = load_config(config.as_ref())?;
+            cfg.rules.paths.extend(rules);
+            cfg.rules.defaults &= !no_default_rules;
+            replay::replay(&replay::ReplayOptions { inputs, events, stdout: !quiet, outputs, config: cfg })
+        })(),
         Command::Rules { command } => match command {
             RulesCommand::Check { paths, verbose } => rules_cmd::check(&paths, verbose),
             RulesCommand::List { paths } => rules_cmd::list(&paths),

@@ -18,19 +18,16 @@ pub struct ReplayOptions {
     pub events: bool,
     pub stdout: bool,
     pub outputs: Vec<PathBuf>,
-    pub rules: Vec<PathBuf>,
-    pub defaults: bool,
-    pub aggregate: std::time::Duration,
-    pub intel: crate::config::IntelConfig,
+    /// The configuration's rules, threat lists, DGA switch and aggregation window apply, as in `run`.
+    pub config: crate::config::Config,
 }
 
 /// Replays every input in order. Lines that are not records are reported
 /// with file:line and skipped; the exit code is 1 if there were any.
 pub fn replay(opts: &ReplayOptions) -> Result<ExitCode> {
-    let rules = crate::findings::load_rules(opts.defaults, &opts.rules)?;
-    let dga = Some(ferret_detect::dga::Dga::new(ferret_detect::dga::DEFAULT_THRESHOLD));
-    let mut detect =
-        crate::findings::Detect::new(rules, opts.intel.load()?, dga, opts.aggregate, std::time::Duration::ZERO);
+    let cfg = &opts.config;
+    let rules = crate::findings::load_rules(cfg.rules.defaults, &cfg.rules.paths)?;
+    let mut detect = crate::findings::Detect::from_config(rules, cfg, false)?;
     let mut outputs = Outputs::open(opts.stdout, &opts.outputs)?;
     let (mut events, mut bad, mut found) = (0u64, 0u64, 0u64);
     for path in &opts.inputs {
@@ -65,4 +62,72 @@ pub fn replay(opts: &ReplayOptions) -> Result<ExitCode> {
     }
     eprintln!("ferret: replayed {events} events, {found} findings, {bad} bad lines");
     Ok(if bad > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferret_event::{DnsInfo, DnsQuestion, Event};
+
+    fn query(id: &str, time: &str, name: &str) -> String {
+        let ev = Event {
+            id: id.into(),
+            time: time.into(),
+            event_type: "dns_query".into(),
+            dns: Some(DnsInfo {
+                questions: vec![DnsQuestion { name: name.into(), qtype: "A".into() }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        serde_json::to_string(&Record::Event(Box::new(ev))).expect("serializes")
+    }
+
+    /// Replays `lines` under the configuration `toml`; the findings' rules, in order.
+    fn findings(dir: &std::path::Path, toml: &str, lines: &[String]) -> Vec<(String, Option<u64>)> {
+        let input = dir.join("in.jsonl");
+        let output = dir.join("out.jsonl");
+        let _ = std::fs::remove_file(&output);
+        std::fs::write(&input, lines.join("\n")).expect("write input");
+        let config = crate::config::Config::parse(toml, "test.toml").expect("valid config");
+        let opts =
+            ReplayOptions { inputs: vec![input], events: false, stdout: false, outputs: vec![output.clone()], config };
+        assert_eq!(replay(&opts).expect("replays"), ExitCode::SUCCESS);
+        std::fs::read_to_string(&output)
+            .expect("output")
+            .lines()
+            .map(|l| match serde_json::from_str::<Record>(l).expect("record") {
+                Record::Finding(f) => (f.rule.clone(), f.extra.get("count").and_then(|c| c.as_u64())),
+                other => panic!("not a finding: {other:?}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn replay_applies_the_configuration() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let list = dir.path().join("c2.txt");
+        std::fs::write(&list, "evil.example\n").expect("list");
+        let events = vec![
+            query("e1", "2026-11-26T10:00:00Z", "xkqzvbtrwplmnhgfd.com."),
+            query("e2", "2026-11-26T10:00:01Z", "a.evil.example."),
+            query("e3", "2026-11-26T10:00:02Z", "b.evil.example."),
+        ];
+        // Defaults: the DGA detector is on, the custom list is not loaded, repeats fold.
+        let found = findings(dir.path(), "", &events);
+        assert_eq!(found, vec![("DGA detector".to_string(), None)]);
+        // The configuration's list, no DGA, no folding.
+        let toml = format!(
+            "[dga]\nenabled = false\n[findings]\naggregate_secs = 0\n[[intel.lists]]\npath = {:?}\ncategory = \"c2\"\n",
+            list.display().to_string()
+        );
+        let found = findings(dir.path(), &toml, &events);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found.iter().all(|(r, c)| r.starts_with("Threat list") && c.is_none()), "{found:?}");
+        // The same with folding: one finding, then its count when the replay ends.
+        let toml = toml.replace("aggregate_secs = 0", "aggregate_secs = 60");
+        let found = findings(dir.path(), &toml, &events);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[1].1, Some(2), "{found:?}");
+    }
 }
