@@ -112,20 +112,82 @@ pub struct Hit {
     pub entry: Entry,
 }
 
+/// The indicators of every list, indexed for lookup.
 #[derive(Debug, Default)]
-struct Tables {
+pub struct Tables {
     domains: HashMap<String, Entry>,
-    nets: Vec<(IpNet, Entry)>,
+    /// Networks by prefix length, longest first: a lookup masks the address once per length in use
+    /// (at most 33 or 129 probes), however many networks are listed.
+    nets4: Vec<(u8, HashMap<IpNet, Entry>)>,
+    nets6: Vec<(u8, HashMap<IpNet, Entry>)>,
     hashes: HashMap<String, Entry>,
+}
+
+impl Tables {
+    fn add_net(&mut self, net: IpNet, entry: Entry) {
+        let net = net.trunc();
+        let by_len = if matches!(net, IpNet::V4(_)) { &mut self.nets4 } else { &mut self.nets6 };
+        let len = net.prefix_len();
+        match by_len.iter_mut().find(|(l, _)| *l == len) {
+            Some((_, m)) => {
+                m.insert(net, entry);
+            }
+            None => {
+                by_len.push((len, HashMap::from([(net, entry)])));
+                by_len.sort_by_key(|(l, _)| std::cmp::Reverse(*l));
+            }
+        }
+    }
+
+    fn nets(&self) -> usize {
+        self.nets4.iter().chain(&self.nets6).map(|(_, m)| m.len()).sum()
+    }
+}
+
+/// Where the lists come from, and the files' modification times when last read: enough to read
+/// them again, on another thread than the one that matches events.
+#[derive(Debug, Clone, Default)]
+pub struct Reloader {
+    specs: Vec<ListSpec>,
+    builtin: Vec<(String, String, ListSpec)>,
+    stamps: Vec<Option<SystemTime>>,
+}
+
+impl Reloader {
+    fn read_all(&self) -> Result<Tables, String> {
+        let mut t = Tables::default();
+        for (name, text, spec) in &self.builtin {
+            parse_list(text, spec, name, &mut t)?;
+        }
+        for spec in &self.specs {
+            let text = std::fs::read_to_string(&spec.path).map_err(|e| format!("{}: {e}", spec.path.display()))?;
+            parse_list(&text, spec, &spec.path.display().to_string(), &mut t)?;
+        }
+        Ok(t)
+    }
+
+    /// The lists read again when a file changed since the last read; an error when one no longer
+    /// loads (it is reported once per change).
+    pub fn poll(&mut self) -> Result<Option<Tables>, String> {
+        let now: Vec<Option<SystemTime>> = self.specs.iter().map(|s| mtime(&s.path)).collect();
+        if now == self.stamps {
+            return Ok(None);
+        }
+        self.stamps = now;
+        self.read_all().map(Some)
+    }
+
+    /// Whether any list is a file that can change.
+    pub fn has_files(&self) -> bool {
+        !self.specs.is_empty()
+    }
 }
 
 /// The loaded lists.
 #[derive(Debug, Default)]
 pub struct Intel {
-    specs: Vec<ListSpec>,
-    builtin: Vec<(String, String, ListSpec)>,
+    source: Reloader,
     tables: Tables,
-    stamps: Vec<Option<SystemTime>>,
 }
 
 const SEVERITIES: &[&str] = &["low", "medium", "high", "critical"];
@@ -150,15 +212,20 @@ fn normalize_domain(s: &str) -> Option<String> {
 /// Parse one list's text; errors name the line.
 fn parse_list(text: &str, spec: &ListSpec, source: &str, t: &mut Tables) -> Result<usize, String> {
     let csv = spec.path.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv"));
+    // Spreadsheet exports start with a byte-order mark.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut n = 0;
+    let mut first = true;
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
+        let header_place = std::mem::replace(&mut first, false);
         let (indicator, category, severity, description) = if csv {
             let cols: Vec<&str> = line.splitn(4, ',').map(|c| c.trim().trim_matches('"')).collect();
-            if i == 0 && cols[0].eq_ignore_ascii_case("indicator") {
+            // The header is the first line that is not a comment.
+            if header_place && cols[0].eq_ignore_ascii_case("indicator") {
                 continue;
             }
             let category = match cols.get(1).filter(|c| !c.is_empty()) {
@@ -186,7 +253,7 @@ fn parse_list(text: &str, spec: &ListSpec, source: &str, t: &mut Tables) -> Resu
         } else if let Some(net) =
             indicator.parse::<IpNet>().ok().or_else(|| indicator.parse::<IpAddr>().ok().map(IpNet::from))
         {
-            t.nets.push((net, entry));
+            t.add_net(net, entry);
         } else if let Some(d) = normalize_domain(&indicator) {
             t.domains.insert(d, entry);
         } else {
@@ -207,39 +274,36 @@ fn mtime(p: &Path) -> Option<SystemTime> {
 impl Intel {
     /// Load the built-in lists (name, text, spec) and the configured files. Errors stop the load.
     pub fn load(builtin: Vec<(String, String, ListSpec)>, specs: Vec<ListSpec>) -> Result<Intel, String> {
-        let mut intel = Intel { specs, builtin, ..Default::default() };
-        intel.tables = intel.read_all()?;
-        intel.stamps = intel.specs.iter().map(|s| mtime(&s.path)).collect();
-        Ok(intel)
+        let stamps = specs.iter().map(|s| mtime(&s.path)).collect();
+        let source = Reloader { specs, builtin, stamps };
+        let tables = source.read_all()?;
+        Ok(Intel { source, tables })
     }
 
-    fn read_all(&self) -> Result<Tables, String> {
-        let mut t = Tables::default();
-        for (name, text, spec) in &self.builtin {
-            parse_list(text, spec, name, &mut t)?;
-        }
-        for spec in &self.specs {
-            let text = std::fs::read_to_string(&spec.path).map_err(|e| format!("{}: {e}", spec.path.display()))?;
-            parse_list(&text, spec, &spec.path.display().to_string(), &mut t)?;
-        }
-        t.nets.sort_by_key(|(n, _)| std::cmp::Reverse(n.prefix_len()));
-        Ok(t)
+    /// A copy of what reads the lists, to poll for changes away from the event path.
+    pub fn reloader(&self) -> Reloader {
+        self.source.clone()
+    }
+
+    /// Use lists read again by a `Reloader`.
+    pub fn replace(&mut self, tables: Tables) {
+        self.tables = tables;
     }
 
     /// Read the lists again if a file changed. Ok(true) when they were reloaded; on an error the
     /// previous lists stay.
     pub fn reload_if_changed(&mut self) -> Result<bool, String> {
-        let now: Vec<Option<SystemTime>> = self.specs.iter().map(|s| mtime(&s.path)).collect();
-        if now == self.stamps {
-            return Ok(false);
+        match self.source.poll()? {
+            Some(t) => {
+                self.tables = t;
+                Ok(true)
+            }
+            None => Ok(false),
         }
-        self.stamps = now;
-        self.tables = self.read_all()?;
-        Ok(true)
     }
 
     pub fn counts(&self) -> (usize, usize, usize) {
-        (self.tables.domains.len(), self.tables.nets.len(), self.tables.hashes.len())
+        (self.tables.domains.len(), self.tables.nets(), self.tables.hashes.len())
     }
 
     /// The listed domain `name` falls under (itself or a parent), if any.
@@ -259,7 +323,11 @@ impl Intel {
 
     pub fn address(&self, ip: IpAddr) -> Option<(String, &Entry)> {
         let ip = ip.to_canonical();
-        self.tables.nets.iter().find(|(n, _)| n.contains(&ip)).map(|(n, e)| (n.to_string(), e))
+        let by_len = if ip.is_ipv4() { &self.tables.nets4 } else { &self.tables.nets6 };
+        by_len.iter().find_map(|(len, m)| {
+            let net = IpNet::new(ip, *len).ok()?.trunc();
+            m.get_key_value(&net).map(|(n, e)| (n.to_string(), e))
+        })
     }
 
     /// What the event touches that a list names: a DNS question, a connection's peer (address or
@@ -380,6 +448,29 @@ mod tests {
         filetime_bump(&txt);
         assert!(intel.reload_if_changed().unwrap());
         assert!(intel.domain("other.example").is_some() && intel.domain("good.example").is_none());
+    }
+
+    #[test]
+    fn csv_header_after_a_bom_or_comments_and_the_longest_prefix_wins() {
+        let dir = tempfile::tempdir().unwrap();
+        let csv = dir.path().join("l.csv");
+        std::fs::write(
+            &csv,
+            "\u{feff}# exported 2026-11-26\n\nIndicator,Category,Severity\n10.0.0.0/8,c2,low\n10.1.2.0/24,tor,high\n10.1.2.3,mining,critical\n2001:db8::/32,phishing,medium\n",
+        )
+        .unwrap();
+        let intel = Intel::load(vec![], vec![spec(csv.to_str().unwrap(), Category::Mining)]).unwrap();
+        assert_eq!(intel.counts(), (0, 4, 0));
+        let at = |a: &str| intel.address(a.parse().unwrap()).map(|(n, e)| (n, e.category));
+        assert_eq!(at("10.1.2.3"), Some(("10.1.2.3/32".into(), Category::Mining)));
+        assert_eq!(at("10.1.2.4"), Some(("10.1.2.0/24".into(), Category::Tor)));
+        assert_eq!(at("10.9.9.9"), Some(("10.0.0.0/8".into(), Category::CommandAndControl)));
+        assert_eq!(at("2001:db8:1::1"), Some(("2001:db8::/32".into(), Category::Phishing)));
+        assert_eq!(at("11.0.0.1"), None);
+        // A header anywhere else is a bad line.
+        std::fs::write(&csv, "10.0.0.0/8,c2,low\nindicator,category,severity\n").unwrap();
+        let err = Intel::load(vec![], vec![spec(csv.to_str().unwrap(), Category::Mining)]).unwrap_err();
+        assert!(err.contains("l.csv:2"), "{err}");
     }
 
     /// Make sure the file's mtime moves even on coarse clocks.

@@ -205,9 +205,8 @@ pub struct Detect {
     intel: ferret_detect::intel::Intel,
     dga: Option<ferret_detect::dga::Dga>,
     agg: Aggregator,
-    /// How often list files are checked for changes (live runs; zero: never).
-    reload_every: std::time::Duration,
-    next_reload: std::time::Instant,
+    /// Threat lists read again by a background thread when their files change (live runs).
+    reloads: Option<std::sync::mpsc::Receiver<Result<ferret_detect::intel::Tables, String>>>,
 }
 
 impl Detect {
@@ -218,14 +217,45 @@ impl Detect {
         aggregate: std::time::Duration,
         reload_every: std::time::Duration,
     ) -> Detect {
-        Detect {
+        let reloads = (!reload_every.is_zero() && intel.reloader().has_files()).then(|| {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let mut source = intel.reloader();
+            // Reading and indexing a large list takes a while: not on the event path. The thread
+            // ends at the first check after this Detect is gone.
+            let spawned = std::thread::Builder::new().name("ferret-intel".into()).spawn(move || loop {
+                std::thread::sleep(reload_every);
+                match source.poll() {
+                    Ok(None) => {}
+                    Ok(Some(t)) => {
+                        if tx.send(Ok(t)).is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        if tx.send(Err(e)).is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+            if let Err(e) = &spawned {
+                eprintln!("ferret: threat lists will not be reloaded: {e}");
+            }
+            rx
+        });
+        Detect { rules, intel, dga, agg: Aggregator::new(aggregate), reloads }
+    }
+
+    /// The pipeline a configuration describes: its threat lists, DGA switch and aggregation window.
+    /// `live` runs re-read changed list files; a replay reads them once, so it stays deterministic.
+    pub fn from_config(rules: RuleSet, cfg: &crate::config::Config, live: bool) -> Result<Detect> {
+        Ok(Detect::new(
             rules,
-            intel,
-            dga,
-            agg: Aggregator::new(aggregate),
-            reload_every,
-            next_reload: std::time::Instant::now() + reload_every,
-        }
+            cfg.intel.load()?,
+            cfg.dga.enabled.then(|| ferret_detect::dga::Dga::new(cfg.dga.threshold)),
+            std::time::Duration::from_secs(cfg.findings.aggregate_secs),
+            if live { std::time::Duration::from_secs(cfg.intel.reload_secs) } else { std::time::Duration::ZERO },
+        ))
     }
 
     /// The findings to write for this event (first occurrences, and folded ones whose window closed).
@@ -246,7 +276,9 @@ impl Detect {
                 }
             }
         }
-        out.extend(found.into_iter().filter_map(|f| self.agg.offer(f)));
+        for f in found {
+            out.extend(self.agg.offer(f));
+        }
         self.reload();
         out
     }
@@ -257,17 +289,16 @@ impl Detect {
     }
 
     fn reload(&mut self) {
-        if self.reload_every.is_zero() || std::time::Instant::now() < self.next_reload {
-            return;
-        }
-        self.next_reload = std::time::Instant::now() + self.reload_every;
-        match self.intel.reload_if_changed() {
-            Ok(true) => {
-                let (d, n, h) = self.intel.counts();
-                eprintln!("ferret: threat lists reloaded: {d} domains, {n} networks, {h} hashes");
+        let Some(rx) = &self.reloads else { return };
+        while let Ok(r) = rx.try_recv() {
+            match r {
+                Ok(t) => {
+                    self.intel.replace(t);
+                    let (d, n, h) = self.intel.counts();
+                    eprintln!("ferret: threat lists reloaded: {d} domains, {n} networks, {h} hashes");
+                }
+                Err(e) => eprintln!("ferret: threat lists not reloaded (the previous ones stay): {e}"),
             }
-            Ok(false) => {}
-            Err(e) => eprintln!("ferret: threat lists not reloaded (the previous ones stay): {e}"),
         }
     }
 }
@@ -301,6 +332,8 @@ pub struct Aggregator {
     window_ns: i128,
     open: std::collections::HashMap<(String, String), Open>,
     order: std::collections::VecDeque<(i128, (String, String))>,
+    /// The latest event time seen, for times that do not parse.
+    latest_ns: i128,
 }
 
 #[derive(Debug)]
@@ -314,43 +347,65 @@ struct Open {
 /// Evidence events kept on an aggregated finding.
 const MAX_EVIDENCE: usize = 5;
 
-fn time_ns(t: &str) -> i128 {
-    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-        .map(|t| t.unix_timestamp_nanos())
-        .unwrap_or(0)
-}
-
 impl Aggregator {
     pub fn new(window: std::time::Duration) -> Aggregator {
-        Aggregator { window_ns: window.as_nanos() as i128, open: Default::default(), order: Default::default() }
+        Aggregator {
+            window_ns: window.as_nanos() as i128,
+            open: Default::default(),
+            order: Default::default(),
+            latest_ns: 0,
+        }
     }
 
-    /// A new finding: Some(it) when it is to be written now, None when it was folded.
-    pub fn offer(&mut self, f: Finding) -> Option<Finding> {
-        if self.window_ns == 0 {
-            return Some(f);
+    /// Event time in nanoseconds. A time that does not parse (a hand-edited recording) counts as
+    /// the latest time seen, so windows still close.
+    fn time_ns(&mut self, t: &str) -> i128 {
+        match time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339) {
+            Ok(t) => {
+                let ns = t.unix_timestamp_nanos();
+                self.latest_ns = self.latest_ns.max(ns);
+                ns
+            }
+            Err(_) => self.latest_ns,
         }
-        let now = time_ns(&f.time);
+    }
+
+    /// A new finding: what is to be written now. That is the finding itself when it opens a
+    /// window, nothing when it was folded, and also the previous window's total when that window
+    /// had closed (event times may arrive out of order, before `expire` reached it).
+    pub fn offer(&mut self, f: Finding) -> Vec<Finding> {
+        if self.window_ns == 0 {
+            return vec![f];
+        }
+        let now = self.time_ns(&f.time);
         let key = (f.rule.clone(), f.process.exec_id.clone());
+        let mut out = Vec::new();
         if let Some(o) = self.open.get_mut(&key) {
             if now <= o.deadline {
                 o.count += 1;
-                o.last_seen = f.time.clone();
+                if f.time > o.last_seen {
+                    o.last_seen = f.time.clone();
+                }
                 if o.finding.evidence.len() < MAX_EVIDENCE {
                     o.finding.evidence.extend(f.evidence);
                 }
-                return None;
+                return out;
+            }
+            // Stale: its queue entry is still waiting; it no longer matches a live window.
+            if let Some(o) = self.open.remove(&key) {
+                out.extend(Self::close(o));
             }
         }
         let deadline = now + self.window_ns;
         self.order.push_back((deadline, key.clone()));
         self.open.insert(key, Open { finding: f.clone(), count: 1, last_seen: f.time.clone(), deadline });
-        Some(f)
+        out.push(f);
+        out
     }
 
     /// Findings whose window closed before `now` (event time) and that repeated.
     pub fn expire(&mut self, now: &str) -> Vec<Finding> {
-        let now = time_ns(now);
+        let now = self.time_ns(now);
         let mut out = Vec::new();
         while let Some((deadline, _)) = self.order.front() {
             if *deadline >= now {
@@ -400,11 +455,11 @@ mod tests {
     #[test]
     fn repeats_fold_into_the_first_finding() {
         let mut a = Aggregator::new(std::time::Duration::from_secs(60));
-        assert!(a.offer(finding("r", "p1", "2026-11-26T10:00:00Z", "a")).is_some());
-        assert!(a.offer(finding("r", "p1", "2026-11-26T10:00:01Z", "b")).is_none());
-        assert!(a.offer(finding("r", "p1", "2026-11-26T10:00:02Z", "c")).is_none());
-        assert!(a.offer(finding("r", "p2", "2026-11-26T10:00:02Z", "d")).is_some());
-        assert!(a.offer(finding("q", "p1", "2026-11-26T10:00:02Z", "e")).is_some());
+        assert_eq!(a.offer(finding("r", "p1", "2026-11-26T10:00:00Z", "a")).len(), 1);
+        assert!(a.offer(finding("r", "p1", "2026-11-26T10:00:01Z", "b")).is_empty());
+        assert!(a.offer(finding("r", "p1", "2026-11-26T10:00:02Z", "c")).is_empty());
+        assert_eq!(a.offer(finding("r", "p2", "2026-11-26T10:00:02Z", "d")).len(), 1);
+        assert_eq!(a.offer(finding("q", "p1", "2026-11-26T10:00:02Z", "e")).len(), 1);
         assert!(a.expire("2026-11-26T10:00:30Z").is_empty());
         let closed = a.expire("2026-11-26T10:01:01Z");
         assert_eq!(closed.len(), 1);
@@ -412,7 +467,23 @@ mod tests {
         assert_eq!(closed[0].extra["count"], json!(3));
         assert_eq!(closed[0].extra["last_seen"], json!("2026-11-26T10:00:02Z"));
         // After the window, the same process and rule start a new finding.
-        assert!(a.offer(finding("r", "p1", "2026-11-26T10:02:00Z", "f")).is_some());
+        assert_eq!(a.offer(finding("r", "p1", "2026-11-26T10:02:00Z", "f")).len(), 1);
         assert!(a.drain().is_empty());
+    }
+
+    #[test]
+    fn a_closed_window_is_not_lost_when_a_repeat_comes_first() {
+        let mut a = Aggregator::new(std::time::Duration::from_secs(60));
+        assert_eq!(a.offer(finding("r", "p1", "2026-11-26T10:00:00Z", "a")).len(), 1);
+        assert!(a.offer(finding("r", "p1", "2026-11-26T10:00:10Z", "b")).is_empty());
+        // No event reached `expire` in between: the repeat after the window closes the first.
+        let out = a.offer(finding("r", "p1", "2026-11-26T10:05:00Z", "c"));
+        let ids: Vec<_> = out.iter().map(|f| f.id.as_str()).collect();
+        assert_eq!(ids, ["a", "c"]);
+        assert_eq!(out[0].extra["count"], json!(2));
+        assert!(a.expire("2026-11-26T10:05:30Z").is_empty(), "the stale queue entry closes nothing");
+        // An unparsable time counts as the latest time seen, so the window still closes.
+        assert!(a.offer(finding("r", "p1", "garbage", "d")).is_empty());
+        assert_eq!(a.expire("2026-11-26T10:06:01Z").len(), 1);
     }
 }

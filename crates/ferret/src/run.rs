@@ -223,13 +223,7 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
 
     let pc = Arc::new(PipelineCounters::default());
     let (tx, rx): (Sender<Msg>, Receiver<Msg>) = bounded(65_536);
-    let detect = crate::findings::Detect::new(
-        rules,
-        cfg.intel.load()?,
-        cfg.dga.enabled.then(|| ferret_detect::dga::Dga::new(cfg.dga.threshold)),
-        Duration::from_secs(cfg.findings.aggregate_secs),
-        Duration::from_secs(cfg.intel.reload_secs),
-    );
+    let detect = crate::findings::Detect::from_config(rules, cfg, true)?;
     let writer_thread = {
         let pc = pc.clone();
         let emit = cfg.output.events;
