@@ -37,6 +37,21 @@ fn none() -> Need {
 
 const OPEN_TYPES: &[&str] = &["open", "openat", "openat2", "creat"];
 
+/// Longest file name the kernel's name set holds (its key is 64 bytes with the NUL).
+pub const MAX_NAME: usize = 63;
+
+/// Opens of files with these names; a name the kernel cannot hold bounds nothing.
+fn names_need<'a>(names: impl IntoIterator<Item = &'a str>) -> Need {
+    let mut set = BTreeSet::new();
+    for n in names {
+        if n.len() > MAX_NAME {
+            return Need::Any;
+        }
+        set.insert(n.to_string());
+    }
+    Need::Some { paths: BTreeSet::new(), names: set }
+}
+
 /// The directory part of a literal prefix: `/etc/ssh` covers `/etc/sshd_config` too, so its
 /// directory `/etc/` is what the kernel must pass.
 fn dir_prefix(s: &str) -> Option<String> {
@@ -86,7 +101,7 @@ fn test_need(get: &Getter, m: &Matcher) -> Need {
             // `/proc/*/environ`: the literal file name is narrower than the directory `/proc/`.
             let last = s.rsplit('/').next().unwrap_or("");
             if literal.len() < s.len() && !last.is_empty() && !last.contains(['*', '?', '[', ']']) {
-                return Need::Some { paths: BTreeSet::new(), names: [last.to_string()].into() };
+                return names_need([last]);
             }
             match dir_prefix(literal) {
                 Some(d) if literal.len() < s.len() => paths(vec![d]),
@@ -103,10 +118,10 @@ fn test_need(get: &Getter, m: &Matcher) -> Need {
             paths(set.iter().map(|s| format!("{}/", s.trim_end_matches('/'))).collect())
         }
         (Id::FdFilename, Matcher::Str { op: StrOp::Eq, needle, negate: false, ci: false }) if !needle.contains('/') => {
-            Need::Some { paths: BTreeSet::new(), names: [needle.to_string()].into() }
+            names_need([&**needle])
         }
         (Id::FdFilename, Matcher::StrSet { set, ci: false }) if set.iter().all(|s| !s.contains('/')) => {
-            Need::Some { paths: BTreeSet::new(), names: set.iter().map(|s| s.to_string()).collect() }
+            names_need(set.iter().map(|s| &**s))
         }
         _ => Need::Any,
     }
@@ -214,5 +229,21 @@ mod tests {
         assert_eq!(paths, vec!["/etc/pam.d/", "/etc/shadow", "/etc/sudoers", "/home/", "/root/"]);
         assert_eq!(i.names.iter().collect::<Vec<_>>(), vec!["environ", "id_rsa"]);
         assert_eq!(i.unbounded, vec!["any".to_string()]);
+    }
+
+    #[test]
+    fn a_name_too_long_for_the_kernel_makes_the_rule_unbounded() {
+        let long = "k".repeat(MAX_NAME + 1);
+        let i = interest(&format!(
+            "- rule: long\n  desc: d\n  condition: evt.type = openat and fd.filename in (short, {long})\n  output: o\n  priority: WARNING\n"
+        ));
+        assert!(i.names.is_empty(), "{i:?}");
+        assert_eq!(i.unbounded, vec!["long".to_string()]);
+        // Another constraint of the same rule still bounds it.
+        let i = interest(&format!(
+            "- rule: long\n  desc: d\n  condition: evt.type = openat and fd.filename = {long} and fd.directory = /srv\n  output: o\n  priority: WARNING\n"
+        ));
+        assert_eq!(i.paths.iter().collect::<Vec<_>>(), vec!["/srv/"]);
+        assert!(i.unbounded.is_empty());
     }
 }

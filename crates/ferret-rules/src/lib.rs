@@ -383,9 +383,17 @@ impl RuleSet {
         for (name, at, why) in skipped {
             report.file_mut(&at.path).skipped.push((name, why));
         }
-        // Falco rules first (in file order), then Sigma rules.
+        // Falco rules first (in file order), then Sigma rules. A rule's name keys its findings and
+        // their aggregation: a Sigma title already taken gets its file and line appended.
         let mut all = falco_rules;
-        all.extend(rules);
+        let mut names: std::collections::HashSet<String> = all.iter().map(|r| r.name.clone()).collect();
+        for mut r in rules {
+            if !names.insert(r.name.clone()) {
+                r.name = format!("{} ({})", r.name, r.location);
+                names.insert(r.name.clone());
+            }
+            all.push(r);
+        }
         for r in &all {
             report.file_mut(&r.location.path.clone()).loaded.push(r.name.clone());
         }
@@ -532,5 +540,14 @@ mod tests {
         for bad in ["T105", "mitre_execution", "T1059.4", "TA00031", "host"] {
             assert!(!is_mitre_id(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn sigma_rules_with_one_title_get_distinct_names() {
+        let sigma = "title: Same\nlogsource: {product: linux, category: process_creation}\ndetection: {sel: {Image|endswith: /x}, condition: sel}\n---\ntitle: Same\nlogsource: {product: linux, category: process_creation}\ndetection: {sel: {Image|endswith: /y}, condition: sel}\n";
+        let (set, report) = RuleSet::load_str("s.yml", sigma);
+        assert!(report.ok(), "{report:?}");
+        let names: Vec<&str> = set.rules().iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names, ["Same", "Same (s.yml:5:1)"]);
     }
 }

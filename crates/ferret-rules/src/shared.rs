@@ -91,10 +91,12 @@ impl Builder {
         (g, ids)
     }
 
-    fn rewrite(&mut self, n: &mut Node) {
+    /// First pass (`built` is None): collect the needles. Second pass: rewrite the tests whose
+    /// group's automaton was built (`built[g]` is its final index).
+    fn rewrite(&mut self, n: &mut Node, built: Option<&[Option<usize>]>) {
         match n {
-            Node::And(v) | Node::Or(v) => v.iter_mut().for_each(|x| self.rewrite(x)),
-            Node::Not(x) => self.rewrite(x),
+            Node::And(v) | Node::Or(v) => v.iter_mut().for_each(|x| self.rewrite(x, built)),
+            Node::Not(x) => self.rewrite(x, built),
             Node::Const(_) => {}
             Node::Test { get: Getter::Field(f), m }
                 if f.ty == Type::Str && !(f.level.is_none() && is_ancestor_field(f.id)) =>
@@ -106,14 +108,22 @@ impl Builder {
                     {
                         Some((*ci, vec![needle.to_string()]))
                     }
-                    Matcher::AnyOf { needles, ci, .. } if needles.iter().all(|n| fits(n)) => {
+                    // The automaton folds ASCII case only: other needles keep their matcher.
+                    Matcher::AnyOf { needles, ci, .. } if needles.iter().all(|n| fits(n) && (!*ci || n.is_ascii())) => {
                         Some((*ci, needles.clone()))
                     }
                     _ => None,
                 };
                 if let Some((ci, needles)) = found {
                     let (group, ids) = self.add(f, ci, &needles);
-                    *m = Matcher::Shared { group, ids };
+                    match built {
+                        None => {}
+                        Some(built) => {
+                            if let Some(&Some(group)) = built.get(group) {
+                                *m = Matcher::Shared { group, ids };
+                            }
+                        }
+                    }
                 }
             }
             Node::Test { .. } => {}
@@ -122,17 +132,28 @@ impl Builder {
 }
 
 /// Rewrite every `contains` of the rules into lookups in shared automata; returns the groups.
+///
+/// A group whose automaton cannot be built (too large) is left out, and its tests keep their own
+/// matchers: the tests are rewritten only after every automaton is built.
 pub fn share(nodes: &mut [&mut Node]) -> Vec<Group> {
     let mut b = Builder::default();
     for n in nodes.iter_mut() {
-        b.rewrite(n);
+        b.rewrite(n, None);
     }
-    b.groups
-        .into_iter()
-        .filter_map(|(field, ci, pats)| {
+    let mut groups = Vec::new();
+    let built: Vec<Option<usize>> = b
+        .groups
+        .iter()
+        .map(|(field, ci, pats)| {
             let ac =
-                AhoCorasick::builder().ascii_case_insensitive(ci).match_kind(MatchKind::Standard).build(&pats).ok()?;
-            Some(Group { field, ci, ac, patterns: pats.len() })
+                AhoCorasick::builder().ascii_case_insensitive(*ci).match_kind(MatchKind::Standard).build(pats).ok()?;
+            groups.push(Group { field: field.clone(), ci: *ci, ac, patterns: pats.len() });
+            Some(groups.len() - 1)
         })
-        .collect()
+        .collect();
+    // The same traversal again: `add` finds every needle already there, with the same ids.
+    for n in nodes.iter_mut() {
+        b.rewrite(n, Some(&built));
+    }
+    groups
 }
