@@ -34,7 +34,7 @@ build: deps
 	$(CARGO) build --release --bin ferret
 
 # Rules `make run` loads: Falco's stable rules from the shared corpora when they are there
-# (ferret's own default rules are future work); override with RULES="a.yaml dir/".
+# on top of ferret's built-in rules; override with RULES="a.yaml dir/".
 RULES ?= $(wildcard ../shared/corpora/falco/falco_rules.yaml)
 
 run: build mounts
