@@ -20,7 +20,8 @@ enum event_kind {
 	EVENT_EXIT = 3, /* a whole process (thread group) ended */
 	EVENT_SYSCALL = 4, /* a file, network or security-relevant syscall (struct syscall_event) */
 	EVENT_DNS = 5, /* a DNS packet on a watched port (struct dns_event) */
-	EVENT_KIND_MAX = 6,
+	EVENT_FLOW = 6, /* a TCP connection's or UDP conversation's traffic (struct flow_event) */
+	EVENT_KIND_MAX = 7,
 };
 
 /* Limits; documented in docs/events.md. An enum so they reach BTF (and Rust). */
@@ -197,6 +198,7 @@ struct sock_info {
 	__u32 _pad;
 	__u8 laddr[16];
 	__u8 raddr[16];
+	__u64 cookie; /* socket cookie (joins flow records); 0 when none was ever asked for */
 };
 
 /*
@@ -244,6 +246,68 @@ struct dns_event {
 	char data[FERRET_DNS_MAX];
 };
 
+/* flow_event.flags */
+enum flow_flags {
+	FLOW_F_OWNER = 1u << 0, /* hdr.task is the socket's owner (else zeroed: found in userspace, or unknown) */
+	FLOW_F_INBOUND = 1u << 1, /* the peer started it (accepted TCP; UDP whose first packet arrived) */
+	FLOW_F_INTERIM = 1u << 2, /* still open: totals so far (long connections, every flows.active_secs) */
+	FLOW_F_START_UNKNOWN = 1u << 3, /* began before ferret started: start_ns is when ferret first saw it */
+	FLOW_F_NOT_ESTABLISHED = 1u << 4, /* a TCP connection that closed before it was established (refused, timed out) */
+	FLOW_F_IDLE = 1u << 5, /* UDP: ended by the idle timeout */
+};
+
+/*
+ * Traffic of one TCP connection (written when it closes, and every
+ * flows.active_secs while it is open) or one UDP conversation (a socket and a
+ * peer; written by userspace from the udp_flows map when idle). Totals since
+ * start: bytes are payload bytes (TCP: each byte of sequence space once, so
+ * retransmissions are not counted twice, and SYN and FIN not at all); packets
+ * are IP packets (TCP: the kernel's segment counts, pure ACKs included).
+ */
+struct flow_event {
+	struct event_header hdr; /* ktime_boot_ns: the close, or the last packet */
+	__u64 cookie; /* socket cookie */
+	__u64 start_ns; /* boot ns of connect/accept or first packet */
+	__u64 bytes_in;
+	__u64 bytes_out;
+	__u64 packets_in;
+	__u64 packets_out;
+	__u8 laddr[16]; /* network byte order; IPv4 in the first four bytes */
+	__u8 raddr[16];
+	__u16 lport; /* host byte order */
+	__u16 rport;
+	__u16 family; /* AF_INET or AF_INET6 */
+	__u8 protocol; /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 _pad;
+	__u32 flags; /* enum flow_flags */
+	__u32 _pad2;
+};
+
+/* Key of the udp_flows map: one local socket and one peer. */
+struct udp_flow_key {
+	__u64 cookie;
+	__u8 raddr[16];
+	__u16 rport;
+	__u16 family;
+	__u32 _pad;
+};
+
+/* Value of the udp_flows map (counters added atomically by the packet hooks). */
+struct udp_flow {
+	struct task_ctx owner; /* set by the first packet sent, which is in the owner's context */
+	__u64 first_ns;
+	__u64 last_ns;
+	__u64 bytes_in;
+	__u64 bytes_out;
+	__u64 packets_in;
+	__u64 packets_out;
+	__u8 laddr[16];
+	__u16 lport;
+	__u8 owner_known;
+	__u8 inbound;
+	__u32 _pad;
+};
+
 /* Counter indices in the per-CPU `counters` map, beyond per-kind drops. */
 enum counter_index {
 	/* [0, EVENT_KIND_MAX): events of that kind lost because the ring buffer was full */
@@ -251,6 +315,8 @@ enum counter_index {
 	COUNTER_EXEC_ENTRY_MISS, /* failed exec seen at exit with no matching entry */
 	COUNTER_OPEN_FILTERED, /* read-only opens dropped in the kernel: nobody is interested */
 	COUNTER_DEDUPED, /* syscall events suppressed as repeats (reported later in `repeats`) */
+	COUNTER_FLOW_TABLE_FULL, /* UDP packets not counted: the udp_flows map was full */
+	COUNTER_FLOW_STORAGE_MISS, /* TCP connections not tracked: no socket storage could be made */
 	COUNTER_MAX,
 };
 

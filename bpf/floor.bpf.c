@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * The benchmark floor: count-only programs on exactly the hooks ferret's
- * process programs use. The cost of merely being attached there is what no
+ * programs use. The cost of merely being attached there is what no
  * sensor on these hooks can avoid; ferret's extra cost is measured against it.
  */
 #include "vmlinux.h"
@@ -53,3 +53,25 @@ int floor_exit_execve(void *ctx) { return hit(); }
 
 SEC("tracepoint/syscalls/sys_exit_execveat")
 int floor_exit_execveat(void *ctx) { return hit(); }
+
+/* The packet and TCP lifecycle hooks of the DNS and flow programs (root cgroup v2). */
+SEC("cgroup_skb/egress")
+int floor_egress(struct __sk_buff *skb)
+{
+	hit();
+	return 1;
+}
+
+SEC("cgroup_skb/ingress")
+int floor_ingress(struct __sk_buff *skb)
+{
+	hit();
+	return 1;
+}
+
+SEC("sockops")
+int floor_sockops(struct bpf_sock_ops *ops)
+{
+	hit();
+	return 1;
+}

@@ -1,17 +1,34 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * DNS over UDP and TCP, from the packets themselves (cgroup_skb on the root cgroup v2,
- * so every process below it): what the kernel sends and receives, not what
- * a process's buffers say. Queries are seen leaving in the sender's context;
- * responses arrive in softirq context and are attributed through the
- * socket-owner map the egress side fills, keyed by socket cookie. Packets
- * are never dropped or changed here: every program returns 1 (allow).
+ * DNS and flow records, from the packets themselves (cgroup_skb and sock_ops on
+ * the root cgroup v2, so every process below it): what the kernel sends and
+ * receives, not what a process's buffers say. Packets are never dropped or
+ * changed here: every program returns 1 (allow).
+ *
+ * DNS: queries are seen leaving in the sender's context; responses arrive in
+ * softirq context and are attributed through the socket-owner map the egress
+ * side fills, keyed by socket cookie.
+ *
+ * Flows: a TCP connection is tracked in socket storage from connect (whose
+ * caller owns it) or from the accept side's establishment (userspace names
+ * the owner from the accept event, by socket cookie); sock_ops reports it when
+ * it closes, with the kernel's own counters, and the packet hook every
+ * flow_active_ns while it is open. UDP is counted per packet into udp_flows,
+ * which userspace scans for idle conversations.
  */
 #include "lib/common.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 struct dns_event *_keep_dns_event;
+struct flow_event *_keep_flow_event;
+struct udp_flow_key *_keep_udp_flow_key;
+struct udp_flow *_keep_udp_flow;
+enum flow_flags _keep_flow_flags;
+
+/* Flow records on (1) or off (0); interval of interim TCP records. Set by userspace. */
+const volatile __u8 flows_on = 0;
+const volatile __u64 flow_active_ns = 60000000000ull;
 
 #define ETH_P_IP 0x0800
 #define ETH_P_IPV6 0x86DD
@@ -42,6 +59,318 @@ struct {
 	__type(key, __u32);
 	__type(value, struct dns_event);
 } dns_scratch SEC(".maps");
+
+/*
+ * A tracked TCP connection, in its socket's storage (freed with the socket).
+ * Payload bytes are counted from the packets' sequence numbers: each byte of
+ * sequence space once (retransmissions are not counted again), SYN and FIN
+ * not at all. The kernel's own byte counters include SYN and FIN, and which
+ * of those happened cannot be told at close.
+ */
+struct tcp_flow {
+	struct task_ctx owner;
+	__u64 start_ns;
+	__u64 last_report_ns;
+	__u64 bytes_in;
+	__u64 bytes_out;
+	__u32 next_seq_in; /* end of the payload counted so far, per direction */
+	__u32 next_seq_out;
+	__u8 seq_in_known;
+	__u8 seq_out_known;
+	__u8 owner_known;
+	__u8 inbound;
+	__u8 start_unknown;
+	__u8 _pad[3];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct tcp_flow);
+} tcp_flows SEC(".maps");
+
+/* UDP conversations; userspace sizes it, scans it and removes idle ones. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct udp_flow_key);
+	__type(value, struct udp_flow);
+} udp_flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct flow_event);
+} flow_scratch SEC(".maps");
+
+static __always_inline struct flow_event *flow_record(void)
+{
+	__u32 zero = 0;
+	struct flow_event *e = bpf_map_lookup_elem(&flow_scratch, &zero);
+
+	if (!e) {
+		count(COUNTER_SCRATCH_MISS);
+		return 0;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->hdr.kind = EVENT_FLOW;
+	e->hdr.size = sizeof(*e);
+	e->hdr.ktime_boot_ns = bpf_ktime_get_boot_ns();
+	return e;
+}
+
+/* Owner, start and direction of a tracked connection into its record. */
+static __always_inline void flow_from_tracking(struct flow_event *e, struct tcp_flow *f)
+{
+	e->start_ns = f->start_ns;
+	if (f->owner_known) {
+		e->hdr.task = f->owner;
+		e->flags |= FLOW_F_OWNER;
+	}
+	if (f->inbound)
+		e->flags |= FLOW_F_INBOUND;
+	if (f->start_unknown)
+		e->flags |= FLOW_F_START_UNKNOWN;
+}
+
+/*
+ * TCP lifecycle. At connect (the caller's context) and at establishment the
+ * connection gets its storage and asks for state callbacks; at TCP_CLOSE
+ * (every full socket reaches it, from any state) its record is written.
+ */
+SEC("sockops")
+int flow_sockops(struct bpf_sock_ops *ops)
+{
+	struct bpf_sock *sk;
+	struct tcp_flow *f;
+	__u32 op = ops->op;
+
+	if (!flows_on)
+		return 1;
+	if (ops->family != AF_INET && ops->family != AF_INET6)
+		return 1;
+	sk = ops->sk;
+	if (!sk)
+		return 1;
+	if (op == BPF_SOCK_OPS_TCP_CONNECT_CB || op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB ||
+	    op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB) {
+		f = bpf_sk_storage_get(&tcp_flows, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (!f) {
+			count(COUNTER_FLOW_STORAGE_MISS);
+			return 1;
+		}
+		if (!f->start_ns) {
+			f->start_ns = bpf_ktime_get_boot_ns();
+			f->last_report_ns = f->start_ns;
+			f->inbound = op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB;
+			if (op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
+				fill_task(&f->owner, (struct task_struct *)bpf_get_current_task());
+				f->owner_known = 1;
+			}
+		}
+		/* The cookie exists from now on: the connect and accept events carry it. */
+		bpf_get_socket_cookie(ops);
+		bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
+		return 1;
+	}
+	if (op != BPF_SOCK_OPS_STATE_CB || ops->args[1] != BPF_TCP_CLOSE)
+		return 1;
+	f = bpf_sk_storage_get(&tcp_flows, sk, 0, 0);
+	if (!f)
+		return 1;
+	struct flow_event *e = flow_record();
+	if (!e)
+		return 1;
+	flow_from_tracking(e, f);
+	if (ops->args[0] == BPF_TCP_SYN_SENT || ops->args[0] == BPF_TCP_SYN_RECV)
+		e->flags |= FLOW_F_NOT_ESTABLISHED;
+	e->cookie = bpf_get_socket_cookie(ops);
+	e->bytes_in = f->bytes_in;
+	e->bytes_out = f->bytes_out;
+	e->packets_in = ops->segs_in;
+	e->packets_out = ops->segs_out;
+	e->family = ops->family;
+	e->protocol = IPPROTO_TCP;
+	e->lport = ops->local_port;
+	e->rport = bpf_ntohl(ops->remote_port) & 0xffff;
+	if (e->family == AF_INET) {
+		__u32 l = ops->local_ip4, r = ops->remote_ip4;
+		__builtin_memcpy(e->laddr, &l, 4);
+		__builtin_memcpy(e->raddr, &r, 4);
+	} else {
+		__u32 a[4];
+		a[0] = ops->local_ip6[0];
+		a[1] = ops->local_ip6[1];
+		a[2] = ops->local_ip6[2];
+		a[3] = ops->local_ip6[3];
+		__builtin_memcpy(e->laddr, a, 16);
+		a[0] = ops->remote_ip6[0];
+		a[1] = ops->remote_ip6[1];
+		a[2] = ops->remote_ip6[2];
+		a[3] = ops->remote_ip6[3];
+		__builtin_memcpy(e->raddr, a, 16);
+	}
+	submit(e, sizeof(*e), EVENT_FLOW);
+	return 1;
+}
+
+/* Adds a segment's new payload (sequence [start, start + len)) to one direction's count. */
+static __always_inline void count_payload(__u64 *bytes, __u32 *next, __u8 *known, __u32 start, __u32 len)
+{
+	__u32 end = start + len;
+	__s32 ahead;
+
+	if (!*known) {
+		*known = 1;
+		*next = end;
+		__sync_fetch_and_add(bytes, len);
+		return;
+	}
+	ahead = (__s32)(end - *next);
+	if (ahead <= 0)
+		return; /* a retransmission, or a pure ACK */
+	if ((__s32)(start - *next) > 0)
+		ahead = len; /* a gap (an earlier segment not seen here): count this one whole */
+	*next = end;
+	__sync_fetch_and_add(bytes, (__u32)ahead);
+}
+
+/*
+ * A packet of a TCP connection: its payload is counted, and when the last
+ * record is older than flow_active_ns an interim one is written. A connection
+ * open before ferret started gets its storage here (start unknown, no close
+ * record: its state callbacks were never asked for).
+ */
+static __always_inline void tcp_packet(struct __sk_buff *skb, int egress, __u32 l4)
+{
+	struct bpf_sock *sk = skb->sk;
+	struct bpf_tcp_sock *tp;
+	struct tcphdr th;
+	struct tcp_flow *f;
+	__u64 now, last;
+	__u32 hdr, len;
+
+	if (!sk)
+		return;
+	sk = bpf_sk_fullsock(sk);
+	if (!sk)
+		return;
+	now = bpf_ktime_get_boot_ns();
+	f = bpf_sk_storage_get(&tcp_flows, sk, 0, 0);
+	if (!f) {
+		if (sk->state != BPF_TCP_ESTABLISHED)
+			return;
+		f = bpf_sk_storage_get(&tcp_flows, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (!f) {
+			count(COUNTER_FLOW_STORAGE_MISS);
+			return;
+		}
+		if (!f->start_ns) {
+			f->start_ns = now;
+			f->last_report_ns = now;
+			f->start_unknown = 1;
+		}
+	}
+	if (!bpf_skb_load_bytes(skb, l4, &th, sizeof(th))) {
+		hdr = l4 + th.doff * 4;
+		len = skb->len > hdr ? skb->len - hdr : 0;
+		/* Payload starts after the SYN's sequence number. */
+		__u32 start = bpf_ntohl(th.seq) + th.syn;
+		if (egress)
+			count_payload(&f->bytes_out, &f->next_seq_out, &f->seq_out_known, start, len);
+		else
+			count_payload(&f->bytes_in, &f->next_seq_in, &f->seq_in_known, start, len);
+	}
+	if (sk->state != BPF_TCP_ESTABLISHED)
+		return;
+	last = f->last_report_ns;
+	if (now - last < flow_active_ns)
+		return;
+	/* One CPU writes the record when both see the interval pass. */
+	if (__sync_val_compare_and_swap(&f->last_report_ns, last, now) != last)
+		return;
+	tp = bpf_tcp_sock(sk);
+	if (!tp)
+		return;
+	struct flow_event *e = flow_record();
+	if (!e)
+		return;
+	flow_from_tracking(e, f);
+	e->flags |= FLOW_F_INTERIM;
+	e->cookie = bpf_get_socket_cookie(skb);
+	e->bytes_in = f->bytes_in;
+	e->bytes_out = f->bytes_out;
+	e->packets_in = tp->segs_in;
+	e->packets_out = tp->segs_out;
+	e->family = sk->family;
+	e->protocol = IPPROTO_TCP;
+	e->lport = sk->src_port;
+	e->rport = bpf_ntohs(sk->dst_port);
+	if (e->family == AF_INET) {
+		__u32 l = sk->src_ip4, r = sk->dst_ip4;
+		__builtin_memcpy(e->laddr, &l, 4);
+		__builtin_memcpy(e->raddr, &r, 4);
+	} else {
+		__u32 a[4];
+		a[0] = sk->src_ip6[0];
+		a[1] = sk->src_ip6[1];
+		a[2] = sk->src_ip6[2];
+		a[3] = sk->src_ip6[3];
+		__builtin_memcpy(e->laddr, a, 16);
+		a[0] = sk->dst_ip6[0];
+		a[1] = sk->dst_ip6[1];
+		a[2] = sk->dst_ip6[2];
+		a[3] = sk->dst_ip6[3];
+		__builtin_memcpy(e->raddr, a, 16);
+	}
+	submit(e, sizeof(*e), EVENT_FLOW);
+}
+
+/* A UDP datagram: added to its conversation (local socket and peer). */
+static __always_inline void udp_packet(struct __sk_buff *skb, int egress, __u16 family, __u8 *saddr, __u8 *daddr,
+				       __u16 sport, __u16 dport, __u32 payload)
+{
+	struct udp_flow_key key = {};
+	struct udp_flow *v;
+	__u64 now = bpf_ktime_get_boot_ns();
+
+	key.cookie = bpf_get_socket_cookie(skb);
+	if (!key.cookie)
+		return;
+	key.family = family;
+	key.rport = egress ? dport : sport;
+	__builtin_memcpy(key.raddr, egress ? daddr : saddr, 16);
+	v = bpf_map_lookup_elem(&udp_flows, &key);
+	if (!v) {
+		struct udp_flow init = {};
+		init.first_ns = now;
+		init.inbound = !egress;
+		init.lport = egress ? sport : dport;
+		__builtin_memcpy(init.laddr, egress ? saddr : daddr, 16);
+		if (bpf_map_update_elem(&udp_flows, &key, &init, BPF_NOEXIST) && bpf_map_lookup_elem(&udp_flows, &key) == 0) {
+			count(COUNTER_FLOW_TABLE_FULL);
+			return;
+		}
+		v = bpf_map_lookup_elem(&udp_flows, &key);
+		if (!v)
+			return;
+	}
+	v->last_ns = now;
+	if (egress) {
+		__sync_fetch_and_add(&v->bytes_out, payload);
+		__sync_fetch_and_add(&v->packets_out, 1);
+		/* A send is made in its owner's context. */
+		if (!v->owner_known) {
+			fill_task(&v->owner, (struct task_struct *)bpf_get_current_task());
+			v->owner_known = 1;
+		}
+	} else {
+		__sync_fetch_and_add(&v->bytes_in, payload);
+		__sync_fetch_and_add(&v->packets_in, 1);
+	}
+}
 
 static __always_inline int watched_port(__u16 port)
 {
@@ -122,8 +451,12 @@ static __always_inline int handle(struct __sk_buff *skb, int egress)
 	} else {
 		return 1;
 	}
+	if (flows_on && proto == IPPROTO_TCP)
+		tcp_packet(skb, egress, l4);
 	if (l4_ports(skb, proto, l4, &sport, &dport, &msg, &wire, &tcp))
 		return 1;
+	if (flows_on && proto == IPPROTO_UDP)
+		udp_packet(skb, egress, family, saddr, daddr, sport, dport, wire);
 	if (!(egress ? watched_port(dport) : watched_port(sport)))
 		return 1;
 	e = bpf_map_lookup_elem(&dns_scratch, &zero);
@@ -177,13 +510,13 @@ static __always_inline int handle(struct __sk_buff *skb, int egress)
 }
 
 SEC("cgroup_skb/egress")
-int dns_egress(struct __sk_buff *skb)
+int net_egress(struct __sk_buff *skb)
 {
 	return handle(skb, 1);
 }
 
 SEC("cgroup_skb/ingress")
-int dns_ingress(struct __sk_buff *skb)
+int net_ingress(struct __sk_buff *skb)
 {
 	return handle(skb, 0);
 }

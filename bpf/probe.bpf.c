@@ -77,6 +77,12 @@ int probe_cgroup_connect4(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
+SEC("sockops")
+int probe_sockops(struct bpf_sock_ops *ops)
+{
+	return 1;
+}
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(probe_ringbuf, struct task_struct *parent, struct task_struct *child)
 {

@@ -474,6 +474,8 @@ static __always_inline __u32 sock_info(struct syscall_event *e, struct file *f, 
 	e->sock.state = BPF_CORE_READ(sk, __sk_common.skc_state);
 	e->sock.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	e->sock.rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	/* Made by the flow program at connect and accept (bpf_get_socket_cookie). */
+	e->sock.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
 	if (family == AF_INET) {
 		__u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
 		__u32 r = BPF_CORE_READ(sk, __sk_common.skc_daddr);

@@ -23,7 +23,7 @@ struct Args {
     #[arg(long, default_value_t = 200_000)]
     opens: usize,
     /// TCP connect+accept+close on loopback per measurement.
-    #[arg(long, default_value_t = 3000)]
+    #[arg(long, default_value_t = 10_000)]
     connects: usize,
     /// DNS queries (UDP, answered by a local dnsmasq) per measurement.
     #[arg(long, default_value_t = 3000)]

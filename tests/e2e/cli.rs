@@ -22,6 +22,7 @@ fn doctor_tries_every_program_type() {
         "fentry",
         "lsm",
         "cgroup_skb",
+        "sock_ops",
         "cgroup_connect4",
         "ringbuf",
         "bpf_send_signal",
@@ -30,8 +31,17 @@ fn doctor_tries_every_program_type() {
     }
     // What DESIGN.md records for this kernel; doctor must find the same by trying.
     let ok = |n: &str| progs.iter().find(|p| p["name"] == n).map(|p| p["ok"] == true).unwrap_or(false);
-    for n in ["tp_btf", "raw_tp", "tracepoint", "uprobe", "cgroup_skb", "cgroup_connect4", "ringbuf", "bpf_send_signal"]
-    {
+    for n in [
+        "tp_btf",
+        "raw_tp",
+        "tracepoint",
+        "uprobe",
+        "cgroup_skb",
+        "sock_ops",
+        "cgroup_connect4",
+        "ringbuf",
+        "bpf_send_signal",
+    ] {
         assert!(ok(n), "{n} should work here");
     }
     assert!(v["kernel"].as_str().is_some_and(|k| !k.is_empty()));

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use ferret_e2e::Sensor;
 
-const IMAGE: &str = "localhost/ferret-busybox:test";
+pub(crate) const IMAGE: &str = "localhost/ferret-busybox:test";
 
 /// Imports a busybox-static rootfs as an image, once.
 pub(crate) fn image() {
@@ -29,7 +29,7 @@ pub(crate) fn image() {
 
 /// `podman run` as this host needs it (runc: crun refuses the hybrid cgroup
 /// layout; limits no higher than ours: we lack CAP_SYS_RESOURCE).
-fn podman_run() -> Command {
+pub(crate) fn podman_run() -> Command {
     let mut c = Command::new("podman");
     c.args(["--runtime", "runc", "run", "--rm", "--ulimit", "nofile=20000:20000", "--ulimit", "nproc=4096:4096"]);
     c

@@ -263,3 +263,69 @@ fn threat_lists_flag_a_mining_pool_lookup_its_connection_and_a_listed_address() 
     assert_eq!(n("Backdoor:Runtime/C&CActivity.B"), 1);
     assert_eq!(n("Trojan:Runtime/DGADomainRequest.C!DNS"), 1, "the pool and other names are not DGA");
 }
+
+/// Runs `argv` with /etc/resolv.conf pointing at `server`, in a mount namespace of its own (the
+/// host's file is untouched). `unshare` without --fork execs: the pid is the program's.
+fn with_resolver(server: &str, dir: &std::path::Path, argv: &str) -> (u32, String) {
+    let conf = dir.join("resolv.conf");
+    std::fs::write(&conf, format!("nameserver {server}\noptions attempts:1 timeout:3\n")).expect("resolv.conf");
+    let script = format!("mount --bind {} /etc/resolv.conf && exec {argv}", conf.display());
+    let child =
+        Command::new("unshare").args(["-m", "sh", "-c", &script]).stdout(Stdio::piped()).spawn().expect("unshare");
+    let pid = child.id();
+    let out = child.wait_with_output().expect("resolver output");
+    (pid, String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+#[test]
+fn the_system_resolver_python_and_a_container_are_attributed() {
+    let _server = dnsmasq("127.0.0.92", false);
+    let (_d, cfg) = ferret_e2e::config_file("[flows]\nudp_idle_secs = 1\n");
+    let sensor = Sensor::start(&["--config", cfg.to_str().expect("utf-8")]);
+    let dir = tempfile::tempdir().expect("tempdir");
+
+    // glibc's resolver, through getent.
+    let (pid, out) = with_resolver("127.0.0.92", dir.path(), "getent ahostsv4 ferret.test");
+    assert!(out.contains("10.9.8.7"), "getent: {out}");
+    let q = dns_event(&sensor, "getent's query", "dns_query", pid, "ferret.test.");
+    assert_eq!(q["process"]["comm"], "getent");
+    let r = dns_event(&sensor, "getent's answer", "dns_response", pid, "ferret.test.");
+    assert_eq!(r["dns"]["answers"][0]["data"], "10.9.8.7");
+
+    // Python's resolver (getaddrinfo).
+    let py = "python3 -c \"import socket; print(socket.getaddrinfo('txt.ferret.test', 80, socket.AF_INET)[0][4][0])\"";
+    let (pid, out) = with_resolver("127.0.0.92", dir.path(), py);
+    assert_eq!(out, "10.9.8.7");
+    let r = dns_event(&sensor, "Python's answer", "dns_response", pid, "txt.ferret.test.");
+    assert_eq!(r["process"]["comm"], "python3");
+    assert_eq!(r["dns"]["answers"][0]["data"], "10.9.8.7");
+
+    // busybox's own resolver in a podman container (host network: the server is on loopback).
+    crate::containers::image();
+    let cidfile = dir.path().join("cid");
+    let out = crate::containers::podman_run()
+        .args(["--network", "host", "--cidfile"])
+        .arg(&cidfile)
+        .args([crate::containers::IMAGE, "/bin/busybox", "nslookup", "-type=a", "ferret.test", "127.0.0.92"])
+        .output()
+        .expect("podman run");
+    assert!(out.status.success(), "nslookup in a container: {}", String::from_utf8_lossy(&out.stderr));
+    let cid = std::fs::read_to_string(&cidfile).expect("cidfile").trim().to_string();
+    let q = sensor.wait_for(WAIT, "the container's query", |v| {
+        v["type"] == "dns_query"
+            && v["dns"]["questions"][0]["name"] == "ferret.test."
+            && v["container"]["id"] == cid.as_str()
+    });
+    assert_eq!(q["process"]["comm"], "busybox");
+    let r = sensor.wait_for(WAIT, "the container's answer", |v| {
+        v["type"] == "dns_response"
+            && v["container"]["id"] == cid.as_str()
+            && v["dns"]["answers"][0]["data"] == "10.9.8.7"
+    });
+    assert_eq!(r["net"]["remote"]["ip"], "127.0.0.92");
+    // The conversation's flow record carries the container too.
+    sensor.wait_for(WAIT, "the container's DNS flow", |v| {
+        v["type"] == "flow" && v["container"]["id"] == cid.as_str() && v["net"]["remote"]["port"] == 53
+    });
+    sensor.stop();
+}

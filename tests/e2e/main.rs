@@ -6,6 +6,7 @@ mod cli;
 mod containers;
 mod detections;
 mod dns;
+mod flows;
 mod process;
 mod rules;
 mod syscalls;

@@ -22,6 +22,8 @@ pub const KIND_EXIT: u32 = types::event_kind::EVENT_EXIT.0;
 pub const KIND_SYSCALL: u32 = types::event_kind::EVENT_SYSCALL.0;
 /// See [`KIND_EXEC`].
 pub const KIND_DNS: u32 = types::event_kind::EVENT_DNS.0;
+/// See [`KIND_EXEC`].
+pub const KIND_FLOW: u32 = types::event_kind::EVENT_FLOW.0;
 /// One past the last record kind: the number of per-kind drop counters.
 pub const KIND_MAX: u32 = types::event_kind::EVENT_KIND_MAX.0;
 
@@ -238,6 +240,8 @@ pub struct Sock {
     /// Network byte order; IPv4 in the first four bytes.
     pub laddr: [u8; 16],
     pub raddr: [u8; 16],
+    /// Socket cookie, to join flow records (0: none made yet).
+    pub cookie: u64,
 }
 
 /// A file, network or security-relevant syscall, captured at its exit.
@@ -288,6 +292,45 @@ pub struct Dns {
     pub payload: Vec<u8>,
 }
 
+/// Bits of [`Flow::flags`], as `enum flow_flags` in `bpf/events.h`.
+pub mod flow_flags {
+    use crate::skel::net::types::flow_flags as F;
+    pub const OWNER: u32 = F::FLOW_F_OWNER.0;
+    pub const INBOUND: u32 = F::FLOW_F_INBOUND.0;
+    pub const INTERIM: u32 = F::FLOW_F_INTERIM.0;
+    pub const START_UNKNOWN: u32 = F::FLOW_F_START_UNKNOWN.0;
+    pub const NOT_ESTABLISHED: u32 = F::FLOW_F_NOT_ESTABLISHED.0;
+    pub const IDLE: u32 = F::FLOW_F_IDLE.0;
+}
+
+/// Traffic of one TCP connection or UDP conversation (totals since `start_ns`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Flow {
+    /// The owner when `flags` has OWNER; `ktime_boot_ns` is the close or the last packet.
+    pub header: Header,
+    pub cookie: u64,
+    pub start_ns: u64,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub packets_in: u64,
+    pub packets_out: u64,
+    pub family: u16,
+    /// IPPROTO_TCP (6) or IPPROTO_UDP (17).
+    pub protocol: u8,
+    /// Network byte order; IPv4 in the first four bytes.
+    pub laddr: [u8; 16],
+    pub raddr: [u8; 16],
+    pub lport: u16,
+    pub rport: u16,
+    pub flags: u32,
+}
+
+impl Flow {
+    pub fn has(&self, flag: u32) -> bool {
+        self.flags & flag != 0
+    }
+}
+
 /// One decoded ring-buffer record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Record {
@@ -296,6 +339,7 @@ pub enum Record {
     Exit(Exit),
     Syscall(Box<Syscall>),
     Dns(Box<Dns>),
+    Flow(Box<Flow>),
 }
 
 impl Record {
@@ -306,6 +350,7 @@ impl Record {
             Record::Exit(x) => &x.header,
             Record::Syscall(s) => &s.header,
             Record::Dns(d) => &d.header,
+            Record::Flow(f) => &f.header,
         }
     }
 
@@ -317,6 +362,7 @@ impl Record {
             Record::Exit(_) => KIND_EXIT,
             Record::Syscall(_) => KIND_SYSCALL,
             Record::Dns(_) => KIND_DNS,
+            Record::Flow(_) => KIND_FLOW,
         }
     }
 }
@@ -478,6 +524,7 @@ fn decode_syscall(bytes: &[u8]) -> Result<Syscall, DecodeError> {
             rport: e.sock.rport,
             laddr: e.sock.laddr,
             raddr: e.sock.raddr,
+            cookie: e.sock.cookie,
         }),
         path,
         path2,
@@ -515,6 +562,42 @@ fn decode_dns(bytes: &[u8]) -> Result<Dns, DecodeError> {
     })
 }
 
+fn decode_flow(bytes: &[u8]) -> Result<Flow, DecodeError> {
+    use crate::skel::net::types as nt;
+    let e: nt::flow_event = read_pod(bytes, KIND_FLOW)?;
+    // SAFETY: the same C event_header seen through another skeleton.
+    let h: types::event_header = unsafe { std::mem::transmute_copy(&e.hdr) };
+    Ok(Flow {
+        header: header(&h),
+        cookie: e.cookie,
+        start_ns: e.start_ns,
+        bytes_in: e.bytes_in,
+        bytes_out: e.bytes_out,
+        packets_in: e.packets_in,
+        packets_out: e.packets_out,
+        family: e.family,
+        protocol: e.protocol,
+        laddr: e.laddr,
+        raddr: e.raddr,
+        lport: e.lport,
+        rport: e.rport,
+        flags: e.flags,
+    })
+}
+
+/// The times of a `udp_flows` map value: first and last packet (boot ns).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UdpFlowTimes {
+    pub first_ns: u64,
+    pub last_ns: u64,
+}
+
+/// Reads the times of a `udp_flows` value; None when the bytes are not one.
+pub fn udp_flow_value(value: &[u8]) -> Option<UdpFlowTimes> {
+    let v: crate::skel::net::types::udp_flow = read_pod(value, KIND_FLOW).ok()?;
+    Some(UdpFlowTimes { first_ns: v.first_ns, last_ns: v.last_ns })
+}
+
 /// Decodes one ring-buffer record.
 pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
     let h: types::event_header = read_pod(bytes, 0)?;
@@ -536,6 +619,7 @@ pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
         }
         k if k == KIND_SYSCALL => decode_syscall(bytes).map(|s| Record::Syscall(Box::new(s))),
         k if k == KIND_DNS => decode_dns(bytes).map(|d| Record::Dns(Box::new(d))),
+        k if k == KIND_FLOW => decode_flow(bytes).map(|f| Record::Flow(Box::new(f))),
         k => Err(DecodeError::UnknownKind(k)),
     }
 }
@@ -627,6 +711,73 @@ pub mod encode {
             child_start_boottime: f.child_start_boottime_ns,
             child_pid: f.child_pid,
             child_tid: f.child_tid,
+            flags: f.flags,
+            ..Default::default()
+        };
+        as_bytes(&raw)
+    }
+
+    /// A UDP conversation from the `udp_flows` map (key and value bytes) as a flow record
+    /// ending at `end_ns`; `interim` while it is still going. None when the bytes are not a
+    /// key and a value.
+    pub fn udp_flow_record(key: &[u8], value: &[u8], end_ns: u64, interim: bool) -> Option<Vec<u8>> {
+        use crate::skel::net::types as nt;
+        let k: nt::udp_flow_key = read_pod(key, KIND_FLOW).ok()?;
+        let v: nt::udp_flow = read_pod(value, KIND_FLOW).ok()?;
+        let mut flags = if interim { flow_flags::INTERIM } else { flow_flags::IDLE };
+        if v.owner_known != 0 {
+            flags |= flow_flags::OWNER;
+        }
+        if v.inbound != 0 {
+            flags |= flow_flags::INBOUND;
+        }
+        let mut e = nt::flow_event {
+            cookie: k.cookie,
+            start_ns: v.first_ns,
+            bytes_in: v.bytes_in,
+            bytes_out: v.bytes_out,
+            packets_in: v.packets_in,
+            packets_out: v.packets_out,
+            laddr: v.laddr,
+            raddr: k.raddr,
+            lport: v.lport,
+            rport: k.rport,
+            family: k.family,
+            protocol: 17,
+            flags,
+            ..Default::default()
+        };
+        // SAFETY: the same C structs seen through another skeleton.
+        e.hdr = unsafe { std::mem::transmute_copy(&types::event_header::default()) };
+        e.hdr.kind = KIND_FLOW;
+        e.hdr.size = size_of::<nt::flow_event>() as u32;
+        e.hdr.ktime_boot_ns = end_ns;
+        if v.owner_known != 0 {
+            // SAFETY: as above.
+            e.hdr.task = unsafe { std::mem::transmute_copy(&v.owner) };
+        }
+        Some(as_bytes(&e))
+    }
+
+    /// A flow record as the kernel writes it.
+    pub fn flow(f: &Flow) -> Vec<u8> {
+        use crate::skel::net::types as nt;
+        let hdr = raw_header(KIND_FLOW, size_of::<nt::flow_event>(), &f.header);
+        let raw = nt::flow_event {
+            // SAFETY: the same C event_header seen through another skeleton.
+            hdr: unsafe { std::mem::transmute_copy(&hdr) },
+            cookie: f.cookie,
+            start_ns: f.start_ns,
+            bytes_in: f.bytes_in,
+            bytes_out: f.bytes_out,
+            packets_in: f.packets_in,
+            packets_out: f.packets_out,
+            laddr: f.laddr,
+            raddr: f.raddr,
+            lport: f.lport,
+            rport: f.rport,
+            family: f.family,
+            protocol: f.protocol,
             flags: f.flags,
             ..Default::default()
         };
@@ -785,6 +936,57 @@ mod tests {
                 assert!(strings <= b.len());
             }
         }
+    }
+
+    #[test]
+    fn flow_records_round_trip_and_udp_table_entries_become_records() {
+        let mut f = Flow {
+            cookie: 7,
+            start_ns: 10,
+            bytes_in: 1,
+            bytes_out: 2,
+            packets_in: 3,
+            packets_out: 4,
+            family: libc::AF_INET as u16,
+            protocol: 6,
+            lport: 80,
+            rport: 4242,
+            flags: flow_flags::INBOUND,
+            ..Default::default()
+        };
+        f.laddr[..4].copy_from_slice(&[10, 0, 0, 1]);
+        f.header.ktime_boot_ns = 99;
+        let bytes = encode::flow(&f);
+        assert_eq!(decode(&bytes), Ok(Record::Flow(Box::new(f))));
+        for n in 0..bytes.len() {
+            assert!(decode(&bytes[..n]).is_err(), "a short flow record is an error");
+        }
+
+        use crate::skel::net::types as nt;
+        let key = nt::udp_flow_key { cookie: 9, rport: 53, family: libc::AF_INET as u16, ..Default::default() };
+        let value = nt::udp_flow {
+            first_ns: 5,
+            last_ns: 8,
+            bytes_out: 60,
+            packets_out: 1,
+            lport: 5353,
+            owner_known: 1,
+            ..Default::default()
+        };
+        let raw = |v: &[u8]| v.to_vec();
+        // SAFETY (test): integer-only repr(C) structs viewed as bytes.
+        let kb = raw(unsafe {
+            std::slice::from_raw_parts((&key as *const nt::udp_flow_key).cast::<u8>(), size_of::<nt::udp_flow_key>())
+        });
+        let vb = raw(unsafe {
+            std::slice::from_raw_parts((&value as *const nt::udp_flow).cast::<u8>(), size_of::<nt::udp_flow>())
+        });
+        assert_eq!(udp_flow_value(&vb), Some(UdpFlowTimes { first_ns: 5, last_ns: 8 }));
+        let rec = encode::udp_flow_record(&kb, &vb, 8, false).expect("a record");
+        let Ok(Record::Flow(d)) = decode(&rec) else { panic!("not a flow") };
+        assert_eq!((d.cookie, d.rport, d.lport, d.protocol, d.bytes_out), (9, 53, 5353, 17, 60));
+        assert!(d.has(flow_flags::IDLE) && d.has(flow_flags::OWNER) && !d.has(flow_flags::INBOUND));
+        assert!(encode::udp_flow_record(&kb[..4], &vb, 8, false).is_none(), "short key bytes are refused");
     }
 
     #[test]

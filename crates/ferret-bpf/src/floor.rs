@@ -1,5 +1,5 @@
 //! The benchmark floor (`bpf/floor.bpf.c`): count-only programs on the
-//! hooks the sensor uses, so a benchmark can tell the cost of being attached
+//! hooks the sensor uses (tracepoints, and the packet and sock_ops hooks on the root cgroup), so a benchmark can tell the cost of being attached
 //! at all from the cost of what ferret does there.
 
 use std::mem::MaybeUninit;
@@ -13,6 +13,8 @@ use crate::skel::floor::{FloorSkel, FloorSkelBuilder};
 /// The attached floor programs; dropping detaches them.
 pub struct Floor {
     skel: FloorSkel<'static>,
+    /// The cgroup programs' links (libbpf's auto-attach does not do cgroups).
+    _cgroup_links: Vec<libbpf_rs::Link>,
 }
 
 impl std::fmt::Debug for Floor {
@@ -28,7 +30,16 @@ impl Floor {
         let open = FloorSkelBuilder::default().open(storage).context("opening the floor object")?;
         let mut skel = open.load().context("loading the floor programs")?;
         skel.attach().context("attaching the floor programs")?;
-        Ok(Floor { skel })
+        // The packet and sock_ops hooks, where ferret attaches them: the root cgroup v2.
+        let root = crate::probe::cgroup2_root().context("no cgroup v2 hierarchy for the floor's packet hooks")?;
+        let dir = std::fs::File::open(&root).with_context(|| format!("opening {}", root.display()))?;
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&dir);
+        let links = vec![
+            skel.progs.floor_egress.attach_cgroup(fd).context("attaching the floor's egress hook")?,
+            skel.progs.floor_ingress.attach_cgroup(fd).context("attaching the floor's ingress hook")?,
+            skel.progs.floor_sockops.attach_cgroup(fd).context("attaching the floor's sock_ops hook")?,
+        ];
+        Ok(Floor { skel, _cgroup_links: links })
     }
 
     /// Program runs counted so far, over all CPUs.

@@ -97,7 +97,7 @@ fn syscall_structs_match_the_compiled_object() {
         "sock_info",
         size_of::<st::sock_info>(),
         offsets!(st::sock_info;
-        family, r#type, protocol, state, lport, rport, _pad, laddr, raddr),
+        family, r#type, protocol, state, lport, rport, _pad, laddr, raddr, cookie),
     );
     check(
         &btf,
@@ -111,7 +111,7 @@ fn syscall_structs_match_the_compiled_object() {
 }
 
 #[test]
-fn dns_struct_matches_the_compiled_object() {
+fn net_structs_match_the_compiled_object() {
     use crate::skel::net::types as nt;
     let obj = object("net");
     let btf = Btf::from_raw("net", &obj).expect("parse BTF").expect("object has BTF");
@@ -121,5 +121,26 @@ fn dns_struct_matches_the_compiled_object() {
         size_of::<nt::dns_event>(),
         offsets!(nt::dns_event;
         hdr, cookie, saddr, daddr, sport, dport, family, egress, owner_known, tcp, _pad, wire_len, cap_len, data),
+    );
+    check(
+        &btf,
+        "flow_event",
+        size_of::<nt::flow_event>(),
+        offsets!(nt::flow_event;
+        hdr, cookie, start_ns, bytes_in, bytes_out, packets_in, packets_out, laddr, raddr, lport, rport, family,
+        protocol, _pad, flags, _pad2),
+    );
+    check(
+        &btf,
+        "udp_flow_key",
+        size_of::<nt::udp_flow_key>(),
+        offsets!(nt::udp_flow_key; cookie, raddr, rport, family, _pad),
+    );
+    check(
+        &btf,
+        "udp_flow",
+        size_of::<nt::udp_flow>(),
+        offsets!(nt::udp_flow;
+        owner, first_ns, last_ns, bytes_in, bytes_out, packets_in, packets_out, laddr, lport, owner_known, inbound, _pad),
     );
 }

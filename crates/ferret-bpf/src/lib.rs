@@ -37,4 +37,4 @@ pub mod probe;
 mod layout;
 
 pub use decode::{decode, DecodeError, Record};
-pub use loader::{KernelCounters, Sensor, SensorOptions};
+pub use loader::{FlowOptions, KernelCounters, Sensor, SensorOptions};

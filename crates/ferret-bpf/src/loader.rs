@@ -31,6 +31,23 @@ pub struct SensorOptions {
     pub dedup_window_ms: u64,
     /// UDP ports carrying DNS; empty turns DNS capture off.
     pub dns_ports: Vec<u16>,
+    /// Flow records; None turns them off.
+    pub flows: Option<FlowOptions>,
+}
+
+/// How flow records are made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowOptions {
+    /// An open TCP connection is reported this often (totals so far).
+    pub active: Duration,
+    /// UDP conversations tracked at once (the kernel map's size); more are counted as lost.
+    pub udp_max: u32,
+}
+
+impl Default for FlowOptions {
+    fn default() -> Self {
+        FlowOptions { active: Duration::from_secs(60), udp_max: 16384 }
+    }
 }
 
 impl Default for SensorOptions {
@@ -41,6 +58,7 @@ impl Default for SensorOptions {
             wakeup_bytes: 64 * 1024,
             dedup_window_ms: 1000,
             dns_ports: vec![53],
+            flows: Some(FlowOptions::default()),
         }
     }
 }
@@ -201,10 +219,12 @@ pub const SYSCALL_HOOKS_IA32: &[(u32, &str, SyscallId)] = &[
 pub struct Sensor {
     skel: ProcessSkel<'static>,
     syscalls: SyscallsSkel<'static>,
-    /// DNS capture, when a cgroup v2 hierarchy is there to attach to.
-    dns: Option<(NetSkel<'static>, Vec<libbpf_rs::Link>)>,
+    /// DNS capture and flow records, when a cgroup v2 hierarchy is there to attach to.
+    net: Option<NetPrograms>,
     /// Why DNS capture is off, when it is.
     dns_off: Option<String>,
+    /// Why flow records are off, when they are.
+    flows_off: Option<String>,
 }
 
 impl std::fmt::Debug for Sensor {
@@ -212,6 +232,9 @@ impl std::fmt::Debug for Sensor {
         f.debug_struct("Sensor").finish_non_exhaustive()
     }
 }
+
+/// The network object and the links that keep its programs attached.
+type NetPrograms = (NetSkel<'static>, Vec<libbpf_rs::Link>);
 
 /// Kernel-side counters, summed over CPUs unless said otherwise.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -227,6 +250,10 @@ pub struct KernelCounters {
     pub open_filtered: u64,
     /// Syscall events suppressed as repeats (their count rides on the next one sent).
     pub deduped: u64,
+    /// UDP packets not counted in a flow because the flow table was full.
+    pub flow_table_full: u64,
+    /// TCP connections not tracked because no socket storage could be made.
+    pub flow_storage_miss: u64,
 }
 
 impl KernelCounters {
@@ -288,44 +315,118 @@ impl Sensor {
                 .with_context(|| format!("watching ia32 {name}"))?;
         }
         syscalls.attach().context("attaching the syscall programs")?;
-        let (dns, dns_off) = match Self::start_dns(&skel, opts) {
-            Ok(Some(d)) => (Some(d), None),
-            Ok(None) => (None, Some("no DNS ports configured".to_string())),
-            Err(e) => (None, Some(format!("{e:#}"))),
+        let (net, dns_off, flows_off) = if opts.dns_ports.is_empty() && opts.flows.is_none() {
+            (None, Some("no DNS ports configured".to_string()), Some("turned off (flows.enabled)".to_string()))
+        } else {
+            match Self::start_net(&skel, opts) {
+                Ok((net, flows_off)) => {
+                    let dns_off = opts.dns_ports.is_empty().then(|| "no DNS ports configured".to_string());
+                    (Some(net), dns_off, flows_off)
+                }
+                Err(e) => (None, Some(format!("{e:#}")), Some(format!("{e:#}"))),
+            }
         };
-        Ok(Sensor { skel, syscalls, dns, dns_off })
+        Ok(Sensor { skel, syscalls, net, dns_off, flows_off })
     }
 
-    /// Loads the DNS programs and attaches them to the root of the cgroup v2
-    /// hierarchy, so every process below it is covered.
-    fn start_dns(
-        process: &ProcessSkel<'static>,
-        opts: &SensorOptions,
-    ) -> Result<Option<(NetSkel<'static>, Vec<libbpf_rs::Link>)>> {
-        if opts.dns_ports.is_empty() {
-            return Ok(None);
-        }
-        let root = crate::probe::cgroup2_root().context("no cgroup v2 hierarchy to attach DNS capture to")?;
+    /// Loads the DNS and flow programs and attaches them to the root of the
+    /// cgroup v2 hierarchy, so every process below it is covered. The packet
+    /// hooks are required; the TCP lifecycle hook (sock_ops) is not: without
+    /// it flow records are off and DNS still runs (the reason is returned).
+    fn start_net(process: &ProcessSkel<'static>, opts: &SensorOptions) -> Result<(NetPrograms, Option<String>)> {
+        let root = crate::probe::cgroup2_root().context("no cgroup v2 hierarchy to attach the packet hooks to")?;
         let storage: &'static mut MaybeUninit<OpenObject> = Box::leak(Box::new(MaybeUninit::uninit()));
-        let mut open = NetSkelBuilder::default().open(storage).context("opening the DNS eBPF object")?;
+        let mut open = NetSkelBuilder::default().open(storage).context("opening the network eBPF object")?;
         open.maps.events.reuse_fd(process.maps.events.as_fd()).context("sharing the ring buffer")?;
         open.maps.counters.reuse_fd(process.maps.counters.as_fd()).context("sharing the counters")?;
-        let net = open.load().context("loading the DNS programs (verifier)")?;
+        if let Some(f) = &opts.flows {
+            open.maps.udp_flows.set_max_entries(f.udp_max.max(1)).context("sizing udp_flows")?;
+            if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
+                ro.flows_on = 1;
+                ro.flow_active_ns = u64::try_from(f.active.as_nanos()).unwrap_or(u64::MAX).max(1);
+            }
+        }
+        let net = open.load().context("loading the network programs (verifier)")?;
         for port in &opts.dns_ports {
             net.maps.dns_ports.update(&port.to_ne_bytes(), &[1u8], MapFlags::ANY).context("setting DNS ports")?;
         }
         let dir = std::fs::File::open(&root).with_context(|| format!("opening {}", root.display()))?;
         let fd = std::os::fd::AsRawFd::as_raw_fd(&dir);
-        let links = vec![
-            net.progs.dns_egress.attach_cgroup(fd).context("attaching DNS egress")?,
-            net.progs.dns_ingress.attach_cgroup(fd).context("attaching DNS ingress")?,
+        let mut links = vec![
+            net.progs.net_egress.attach_cgroup(fd).context("attaching the egress packet hook")?,
+            net.progs.net_ingress.attach_cgroup(fd).context("attaching the ingress packet hook")?,
         ];
-        Ok(Some((net, links)))
+        let flows_off = match &opts.flows {
+            None => Some("turned off (flows.enabled)".to_string()),
+            Some(_) => match net.progs.flow_sockops.attach_cgroup(fd) {
+                Ok(l) => {
+                    links.push(l);
+                    None
+                }
+                // The packet hook then only reports connections it finds open (no close record).
+                Err(e) => Some(format!("attaching the TCP lifecycle hook (sock_ops): {e}")),
+            },
+        };
+        Ok(((net, links), flows_off))
     }
 
     /// Why DNS capture is off, or None when it runs.
     pub fn dns_off(&self) -> Option<&str> {
         self.dns_off.as_deref()
+    }
+
+    /// Why flow records are off (or partial), or None when they run.
+    pub fn flows_off(&self) -> Option<&str> {
+        self.flows_off.as_deref()
+    }
+
+    /// UDP conversations to report: each idle for at least `idle` (removed from the
+    /// kernel's table), and with `all`, every other one too as an interim record (at
+    /// shutdown). Returned as flow records in the ring buffer's layout, for the same decoder.
+    /// `interim_after`: conversations not reported for this long also get an interim record;
+    /// `reported` holds when each was last reported (kept by the caller between scans).
+    pub fn scan_udp_flows(
+        &self,
+        idle: Duration,
+        interim_after: Duration,
+        all: bool,
+        reported: &mut std::collections::HashMap<Vec<u8>, u64>,
+    ) -> Vec<Vec<u8>> {
+        let Some((net, _)) = &self.net else { return Vec::new() };
+        let map = &net.maps.udp_flows;
+        let now = boot_ns();
+        let idle = u64::try_from(idle.as_nanos()).unwrap_or(u64::MAX);
+        let interim_after = u64::try_from(interim_after.as_nanos()).unwrap_or(u64::MAX);
+        let mut out = Vec::new();
+        let keys: Vec<Vec<u8>> = map.keys().collect();
+        let live: std::collections::HashSet<&Vec<u8>> = keys.iter().collect();
+        reported.retain(|k, _| live.contains(k));
+        for key in &keys {
+            let Ok(Some(value)) = map.lookup(key, MapFlags::ANY) else { continue };
+            let Some(v) = crate::decode::udp_flow_value(&value) else { continue };
+            let ended = now.saturating_sub(v.last_ns) >= idle;
+            let since = reported.get(key).copied().unwrap_or(v.first_ns);
+            let interim = !ended && (all || now.saturating_sub(since) >= interim_after);
+            if ended {
+                // Packets counted between the read and the delete are lost to the
+                // record; the window is one syscall long.
+                let _ = map.delete(key);
+                reported.remove(key);
+            } else if interim {
+                reported.insert(key.clone(), now);
+            } else {
+                continue;
+            }
+            if let Some(rec) = crate::decode::encode::udp_flow_record(
+                key,
+                &value,
+                if ended { now.min(v.last_ns) } else { now },
+                !ended,
+            ) {
+                out.push(rec);
+            }
+        }
+        out
     }
 
     /// Fills the interest set of read-only opens: `paths` match exactly, or
@@ -412,6 +513,8 @@ impl Sensor {
         out.exec_entry_miss = read(counter_index::COUNTER_EXEC_ENTRY_MISS.0)?.iter().sum();
         out.open_filtered = read(counter_index::COUNTER_OPEN_FILTERED.0)?.iter().sum();
         out.deduped = read(counter_index::COUNTER_DEDUPED.0)?.iter().sum();
+        out.flow_table_full = read(counter_index::COUNTER_FLOW_TABLE_FULL.0)?.iter().sum();
+        out.flow_storage_miss = read(counter_index::COUNTER_FLOW_STORAGE_MISS.0)?.iter().sum();
         Ok(out)
     }
 
@@ -421,10 +524,18 @@ impl Sensor {
             .object()
             .progs()
             .chain(self.syscalls.object().progs())
-            .chain(self.dns.iter().flat_map(|(n, _)| n.object().progs()))
+            .chain(self.net.iter().flat_map(|(n, _)| n.object().progs()))
             .map(|p| p.name().to_string_lossy().into_owned())
             .collect()
     }
+}
+
+/// CLOCK_BOOTTIME now, in ns: the clock the kernel side stamps records with.
+fn boot_ns() -> u64 {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: clock_gettime writes into the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
 }
 
 /// Polls `rb` until `keep_going` says stop; returns the first poll error.

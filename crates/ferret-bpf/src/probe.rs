@@ -91,7 +91,13 @@ const PROBES: &[ProbeSpec] = &[
         required: false,
         role: "not needed: enforcement uses bpf_send_signal and cgroup hooks",
     },
-    ProbeSpec { name: "cgroup_skb", prog: "probe_cgroup_skb", required: false, role: "DNS capture (root cgroup v2)" },
+    ProbeSpec {
+        name: "cgroup_skb",
+        prog: "probe_cgroup_skb",
+        required: false,
+        role: "DNS capture and flow byte counts (root cgroup v2)",
+    },
+    ProbeSpec { name: "sock_ops", prog: "probe_sockops", required: false, role: "TCP flow records (connect, close)" },
     ProbeSpec {
         name: "cgroup_connect4",
         prog: "probe_cgroup_connect4",
@@ -150,7 +156,7 @@ fn try_probe(spec: &ProbeSpec) -> Status {
                 UprobeOpts { func_name: Some("getpid".into()), ..Default::default() },
             )
         }
-        "cgroup_skb" | "cgroup_connect4" => {
+        "cgroup_skb" | "cgroup_connect4" | "sock_ops" => {
             let Some(root) = cgroup2_root() else {
                 return Status::Unavailable("no cgroup v2 hierarchy mounted".into());
             };

@@ -127,6 +127,7 @@ pub fn net(d: &Dns) -> NetInfo {
         remote: Some(remote),
         address_source: "kernel".into(),
         in_progress: false,
+        cookie: None,
     }
 }
 

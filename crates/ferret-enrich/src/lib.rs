@@ -7,6 +7,7 @@
 
 pub mod container;
 pub mod dns;
+pub mod flow;
 pub mod hash;
 pub mod host;
 pub mod proctable;
@@ -16,7 +17,9 @@ pub mod syscall;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferret_bpf::decode::{exec_flags, fork_flags, Dns, Exec, Exit, FileId, Fork, Record, Syscall, Task};
+use ferret_bpf::decode::{
+    exec_flags, flow_flags, fork_flags, Dns, Exec, Exit, FileId, Flow, Fork, Record, Syscall, Task,
+};
 use ferret_event::{Ancestor, Event, ExeFile, ExecInfo, ExitInfo, ForkInfo, Host, Process};
 
 use crate::hash::{ExeHasher, HashSlot};
@@ -117,6 +120,9 @@ pub struct Enricher {
     opts: EnrichOptions,
     runtime: runtime::RuntimeMetadata,
     resolver: dns::ResolverCache,
+    /// Socket cookie -> the task that accepted or connected it, for flows the kernel could
+    /// not attribute (accepted connections are established in softirq context).
+    sock_owners: lru::LruCache<u64, Task>,
 }
 
 impl Enricher {
@@ -133,6 +139,7 @@ impl Enricher {
             opts,
             runtime,
             resolver: dns::ResolverCache::new(65_536),
+            sock_owners: lru::LruCache::new(std::num::NonZeroUsize::new(65_536).expect("non-zero")),
         }
     }
 
@@ -167,7 +174,41 @@ impl Enricher {
             Record::Exit(x) => self.on_exit(x),
             Record::Syscall(s) => self.on_syscall(*s),
             Record::Dns(d) => self.on_dns(*d),
+            Record::Flow(f) => self.on_flow(*f),
         }
+    }
+
+    fn on_flow(&mut self, f: Flow) -> Enriched {
+        let (owner, task) = if f.has(flow_flags::OWNER) {
+            ("kernel", Some(f.header.task.clone()))
+        } else {
+            match self.sock_owners.get(&f.cookie) {
+                Some(t) if f.cookie != 0 => ("accept", Some(t.clone())),
+                _ => ("unknown", None),
+            }
+        };
+        let (key, process, hash) = match &task {
+            Some(task) => {
+                let key = self.actor(task);
+                let (process, hash) = self.process(&key, task);
+                (key, process, hash)
+            }
+            None => (self.table.key(0, 0), Process::default(), None),
+        };
+        if !f.has(flow_flags::INTERIM) {
+            self.sock_owners.pop(&f.cookie);
+        }
+        let mut ev = self.event(&key, "flow", f.header.ktime_boot_ns, 0, process);
+        let mut net = flow::net(&f);
+        let scope = ev.container.as_ref().map(|c| c.id.clone()).unwrap_or_default();
+        if let Some(remote) = net.remote.as_mut() {
+            if let Some(ip) = remote.ip.clone() {
+                remote.names = self.resolver.names(&scope, &ip);
+            }
+        }
+        ev.net = Some(net);
+        ev.flow = Some(flow::info(&f, owner, &self.clock));
+        Enriched { event: ev, hash }
     }
 
     fn on_dns(&mut self, d: Dns) -> Enriched {
@@ -202,6 +243,11 @@ impl Enricher {
             Some(sh) => (sh.event_type, Some(sh)),
             None => ("syscall", None),
         };
+        if let Some(sock) = s.sock.as_ref().filter(|k| k.cookie != 0 && s.ret >= 0) {
+            if event_type == "net_accept" || event_type == "net_connect" {
+                self.sock_owners.put(sock.cookie, task.clone());
+            }
+        }
         let mut ev = self.event(&key, event_type, s.header.ktime_boot_ns, s.ret, process);
         if let Some(sh) = shaped {
             ev.error = sh.error;

@@ -402,6 +402,7 @@ fn net(s: &Syscall, sock: Option<&Sock>) -> Option<NetInfo> {
             remote: remote_opt,
             address_source: source.to_string(),
             in_progress,
+            cookie: (k.cookie != 0).then_some(k.cookie),
         });
     }
     if sc == S::SC_SOCKET {

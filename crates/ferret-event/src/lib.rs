@@ -322,6 +322,10 @@ pub struct NetInfo {
     /// connect returned EINPROGRESS: a non-blocking connect under way.
     #[serde(default)]
     pub in_progress: bool,
+    /// The kernel's socket cookie, which the socket's `flow` records carry too (TCP and UDP
+    /// sockets that ferret's flow hooks have seen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cookie: Option<u64>,
 }
 
 /// One DNS question.
@@ -364,6 +368,33 @@ pub struct DnsInfo {
     pub malformed: Option<String>,
     /// UDP payload bytes on the wire (more than were captured when over 512).
     pub size: u32,
+}
+
+/// A `flow` event's traffic: one TCP connection or one UDP conversation (a socket and a peer),
+/// totals from `start` to the event's `time`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct FlowInfo {
+    /// "outbound" (a process here connected, or sent first) or "inbound" (the peer did).
+    pub direction: String,
+    /// "closed" (TCP closed), "failed" (TCP closed before it was established), "open" (an
+    /// interim record of a connection still open), "idle" (UDP: ended by the idle timeout).
+    pub state: String,
+    /// Payload bytes (TCP: acknowledged by the peer when sent).
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    /// IP packets (TCP segments, pure ACKs included).
+    pub packets_in: u64,
+    pub packets_out: u64,
+    /// Connect, accept or first packet, RFC 3339.
+    pub start: String,
+    /// False when the connection was open before ferret started: `start` is when ferret first saw it.
+    pub start_known: bool,
+    pub duration_ms: u64,
+    /// Where the process comes from: "kernel" (the connecting or sending task), "accept" (the
+    /// process that accepted the connection), or "unknown".
+    pub owner: String,
+    /// Socket cookie: the same on this socket's connect or accept event.
+    pub cookie: u64,
 }
 
 /// The syscall itself: its name (Falco's `evt.type`) and its decoded arguments.
@@ -417,6 +448,8 @@ pub struct Event {
     pub syscall: Option<SyscallInfo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dns: Option<DnsInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flow: Option<FlowInfo>,
     /// Keys this build does not know, kept for re-emission.
     #[serde(flatten)]
     pub extra: BTreeMap<String, Value>,

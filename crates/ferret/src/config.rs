@@ -17,6 +17,7 @@ pub struct Config {
     pub files: FilesConfig,
     pub containers: ContainersConfig,
     pub dns: DnsConfig,
+    pub flows: FlowsConfig,
     pub rules: RulesConfig,
     pub findings: FindingsConfig,
     pub intel: IntelConfig,
@@ -130,6 +131,25 @@ pub struct DnsConfig {
 impl Default for DnsConfig {
     fn default() -> Self {
         DnsConfig { ports: vec![53] }
+    }
+}
+
+/// Flow records: one `flow` event per TCP connection and per UDP conversation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlowsConfig {
+    pub enabled: bool,
+    /// A connection or conversation still open is reported this often (seconds), with its totals so far.
+    pub active_secs: u64,
+    /// A UDP conversation with no packet for this long (seconds) has ended.
+    pub udp_idle_secs: u64,
+    /// UDP conversations tracked at once; packets of more are counted as lost (`flow_table_full`).
+    pub udp_max: u32,
+}
+
+impl Default for FlowsConfig {
+    fn default() -> Self {
+        FlowsConfig { enabled: true, active_secs: 60, udp_idle_secs: 30, udp_max: 16384 }
     }
 }
 
@@ -324,6 +344,12 @@ impl Config {
             if n.is_empty() || n.len() > 63 || n.contains('/') {
                 bail!("files.interest_names: {n:?} must be 1 to 63 bytes without '/'");
             }
+        }
+        if self.flows.active_secs == 0 || self.flows.udp_idle_secs == 0 {
+            bail!("flows.active_secs and flows.udp_idle_secs must be at least 1");
+        }
+        if !(64..=1_048_576).contains(&self.flows.udp_max) {
+            bail!("flows.udp_max must be from 64 to 1048576, not {}", self.flows.udp_max);
         }
         if self.process.ancestors > 256 {
             bail!("process.ancestors must be at most 256, not {}", self.process.ancestors);

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use crossbeam_channel::{bounded, Receiver, Sender};
-use ferret_bpf::decode::{KIND_DNS, KIND_EXEC, KIND_EXIT, KIND_FORK, KIND_MAX, KIND_SYSCALL};
+use ferret_bpf::decode::{KIND_DNS, KIND_EXEC, KIND_EXIT, KIND_FLOW, KIND_FORK, KIND_MAX, KIND_SYSCALL};
 use ferret_bpf::{probe, KernelCounters, Sensor, SensorOptions};
 use ferret_enrich::host::{host_info, now_rfc3339, Clock};
 use ferret_enrich::{Enriched, Enricher};
@@ -57,6 +57,7 @@ fn kind_name(kind: u32) -> &'static str {
         k if k == KIND_EXIT => "exit",
         k if k == KIND_SYSCALL => "syscall",
         k if k == KIND_DNS => "dns",
+        k if k == KIND_FLOW => "flow",
         _ => "other",
     }
 }
@@ -83,6 +84,8 @@ fn stats_record(
     other.insert("exec_entry_miss".to_string(), kc.exec_entry_miss);
     other.insert("open_filtered".to_string(), kc.open_filtered);
     other.insert("deduped".to_string(), kc.deduped);
+    other.insert("flow_table_full".to_string(), kc.flow_table_full);
+    other.insert("flow_storage_miss".to_string(), kc.flow_storage_miss);
     Stats {
         time: now_rfc3339(),
         uptime_secs: started.elapsed().as_secs_f64(),
@@ -197,6 +200,10 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         wakeup_bytes: cfg.kernel.wakeup_bytes,
         dedup_window_ms: cfg.kernel.dedup_window_ms,
         dns_ports: cfg.dns.ports.clone(),
+        flows: cfg.flows.enabled.then(|| ferret_bpf::FlowOptions {
+            active: Duration::from_secs(cfg.flows.active_secs),
+            udp_max: cfg.flows.udp_max,
+        }),
     }) {
         Ok(s) => s,
         Err(e) => {
@@ -211,6 +218,9 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
     }
     if let Some(why) = sensor.dns_off() {
         eprintln!("ferret: DNS capture off: {why}");
+    }
+    if let Some(why) = sensor.flows_off() {
+        eprintln!("ferret: flow records off: {why}");
     }
     let seeded = enricher.seed();
     eprintln!(
@@ -239,19 +249,26 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         let tx_events = tx.clone();
         let pc_cb = pc.clone();
         let enricher_cb = &enricher;
-        let rb = sensor.ring_buffer(move |data| {
-            match ferret_bpf::decode(data) {
-                Ok(rec) => {
-                    pc_cb.received[rec.kind() as usize].fetch_add(1, Ordering::Relaxed);
-                    let ev = enricher_cb.borrow_mut().enrich(rec);
-                    let _ = tx_events.send(Msg::Event(Box::new(ev)));
-                }
-                Err(_) => {
-                    pc_cb.decode_errors.fetch_add(1, Ordering::Relaxed);
-                }
+        // Every record, from the ring buffer or from the UDP flow table.
+        let handle = move |data: &[u8]| match ferret_bpf::decode(data) {
+            Ok(rec) => {
+                pc_cb.received[rec.kind() as usize].fetch_add(1, Ordering::Relaxed);
+                let ev = enricher_cb.borrow_mut().enrich(rec);
+                let _ = tx_events.send(Msg::Event(Box::new(ev)));
             }
+            Err(_) => {
+                pc_cb.decode_errors.fetch_add(1, Ordering::Relaxed);
+            }
+        };
+        let handle = &handle;
+        let rb = sensor.ring_buffer(move |data| {
+            handle(data);
             true
         })?;
+        let udp_idle = Duration::from_secs(cfg.flows.udp_idle_secs);
+        let flow_active = Duration::from_secs(cfg.flows.active_secs);
+        let mut udp_reported = std::collections::HashMap::new();
+        let mut next_udp_scan = Instant::now() + Duration::from_secs(1);
 
         let interval = (cfg.stats.interval_secs > 0).then(|| Duration::from_secs(cfg.stats.interval_secs));
         let mut next_stats = interval.map(|i| Instant::now() + i);
@@ -261,6 +278,12 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
             }
             if opts.duration.is_some_and(|d| started.elapsed() >= d) {
                 return false;
+            }
+            if cfg.flows.enabled && Instant::now() >= next_udp_scan {
+                next_udp_scan = Instant::now() + Duration::from_secs(1);
+                for rec in sensor.scan_udp_flows(udp_idle, flow_active, false, &mut udp_reported) {
+                    handle(&rec);
+                }
             }
             if let (Some(at), Some(every)) = (next_stats, interval) {
                 if Instant::now() >= at {
@@ -273,6 +296,12 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
             }
             true
         })?;
+        // Conversations still going are reported as they stand.
+        if cfg.flows.enabled {
+            for rec in sensor.scan_udp_flows(udp_idle, flow_active, true, &mut udp_reported) {
+                handle(&rec);
+            }
+        }
     }
 
     let kc = sensor.counters().unwrap_or_default();

@@ -1,0 +1,145 @@
+//! Flow records: real TCP connections and UDP conversations on loopback between two processes,
+//! each side moving a known number of payload bytes, checked on both sides' records.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+use ferret_e2e::{config_file, Sensor};
+use serde_json::Value;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn peer(args: &[&str]) -> Child {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("helpers/flow_peer.py");
+    Command::new("python3").arg(script).args(args).spawn().expect("python3")
+}
+
+/// The port a server wrote once it listened.
+fn port_of(file: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(p) = std::fs::read_to_string(file) {
+            return p;
+        }
+        assert!(Instant::now() < deadline, "the server did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn finish(mut c: Child) {
+    assert!(c.wait().expect("peer").success(), "a peer failed");
+}
+
+/// The final flow record of `pid`'s socket with local or remote port `port`.
+fn flow(sensor: &Sensor, what: &str, pid: u32, port: u64, state: &str) -> Value {
+    sensor.wait_for(WAIT, what, |v| {
+        v["type"] == "flow"
+            && v["process"]["pid"] == pid
+            && v["flow"]["state"] == state
+            && (v["net"]["remote"]["port"] == port || v["net"]["local"]["port"] == port)
+    })
+}
+
+#[test]
+fn tcp_connections_count_payload_both_ways_on_each_side() {
+    let sensor = Sensor::start(&[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let portfile = dir.path().join("port");
+    let server = peer(&["tcp-server", "127.0.0.87", portfile.to_str().expect("utf-8"), "70000", "12345"]);
+    let port = port_of(&portfile);
+    let client = peer(&["tcp-client", "127.0.0.87", &port, "70000", "12345", "0"]);
+    let (spid, cpid) = (server.id(), client.id());
+    finish(client);
+    finish(server);
+    let port: u64 = port.parse().expect("port");
+
+    let c = flow(&sensor, "the client's flow", cpid, port, "closed");
+    assert_eq!(c["flow"]["direction"], "outbound");
+    assert_eq!(c["flow"]["owner"], "kernel");
+    assert_eq!(c["flow"]["bytes_out"], 70000, "{c}");
+    assert_eq!(c["flow"]["bytes_in"], 12345, "{c}");
+    assert!(c["flow"]["packets_out"].as_u64().unwrap_or(0) >= 2, "{c}");
+    assert_eq!(c["flow"]["start_known"], true);
+    assert_eq!(c["net"]["protocol"], "tcp");
+    assert_eq!(c["net"]["remote"]["ip"], "127.0.0.87");
+    assert_eq!(c["process"]["comm"], "python3");
+
+    let s = flow(&sensor, "the server's flow", spid, port, "closed");
+    assert_eq!(s["flow"]["direction"], "inbound");
+    assert_eq!(s["flow"]["owner"], "accept", "the accepting process, found by socket cookie: {s}");
+    assert_eq!(s["flow"]["bytes_in"], 70000, "{s}");
+    assert_eq!(s["flow"]["bytes_out"], 12345, "{s}");
+    assert_eq!(s["net"]["local"]["port"], port);
+    assert_eq!(s["net"]["local"]["ip"], "127.0.0.87");
+    // The two sides are the same connection seen from each end.
+    assert_eq!(s["net"]["remote"]["port"], c["net"]["local"]["port"]);
+    // The accept event carries the cookie the server's flow has.
+    let accept =
+        sensor.wait_for(WAIT, "the accept event", |v| v["type"] == "net_accept" && v["process"]["pid"] == spid);
+    assert_eq!(accept["net"]["cookie"], s["flow"]["cookie"], "{accept}");
+    sensor.stop();
+}
+
+#[test]
+fn a_long_connection_is_reported_while_open_over_ipv6() {
+    let (_d, cfg) = config_file("[flows]\nactive_secs = 1\n");
+    let sensor = Sensor::start(&["--config", cfg.to_str().expect("utf-8")]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let portfile = dir.path().join("port");
+    let server = peer(&["tcp-server", "::1", portfile.to_str().expect("utf-8"), "500", "800"]);
+    let port = port_of(&portfile);
+    // Sends over 3 s: the interim record comes with the first packet after the interval.
+    let client = peer(&["tcp-client", "::1", &port, "500", "800", "3"]);
+    let cpid = client.id();
+    finish(client);
+    finish(server);
+    let port: u64 = port.parse().expect("port");
+    let closed = flow(&sensor, "the closed record", cpid, port, "closed");
+    assert_eq!(closed["net"]["family"], "AF_INET6");
+    assert_eq!(closed["net"]["remote"]["ip"], "::1");
+    assert_eq!((closed["flow"]["bytes_out"].as_u64(), closed["flow"]["bytes_in"].as_u64()), (Some(500), Some(800)));
+    assert!(closed["flow"]["duration_ms"].as_u64().unwrap_or(0) >= 2000, "{closed}");
+    let open = flow(&sensor, "an interim record", cpid, port, "open");
+    assert_eq!(open["flow"]["cookie"], closed["flow"]["cookie"]);
+    assert!(open["flow"]["bytes_out"].as_u64() <= Some(500), "{open}");
+    sensor.stop();
+}
+
+#[test]
+fn udp_conversations_end_when_idle_and_a_refused_connect_is_a_failed_flow() {
+    let (_d, cfg) = config_file("[flows]\nudp_idle_secs = 1\n");
+    let sensor = Sensor::start(&["--config", cfg.to_str().expect("utf-8")]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let portfile = dir.path().join("port");
+    let server = peer(&["udp-echo", "127.0.0.88", portfile.to_str().expect("utf-8"), "3"]);
+    let port = port_of(&portfile);
+    let client = peer(&["udp-client", "127.0.0.88", &port, "3", "200"]);
+    let (spid, cpid) = (server.id(), client.id());
+    finish(client);
+    finish(server);
+    let port: u64 = port.parse().expect("port");
+    let c = flow(&sensor, "the client's conversation", cpid, port, "idle");
+    assert_eq!(c["net"]["protocol"], "udp");
+    assert_eq!(c["flow"]["direction"], "outbound");
+    assert_eq!((c["flow"]["bytes_out"].as_u64(), c["flow"]["packets_out"].as_u64()), (Some(600), Some(3)), "{c}");
+    assert_eq!((c["flow"]["bytes_in"].as_u64(), c["flow"]["packets_in"].as_u64()), (Some(300), Some(3)), "{c}");
+    // The server's side: the peer spoke first; its answers name the owner.
+    let s = flow(&sensor, "the server's conversation", spid, port, "idle");
+    assert_eq!(s["flow"]["direction"], "inbound");
+    assert_eq!((s["flow"]["bytes_in"].as_u64(), s["flow"]["bytes_out"].as_u64()), (Some(600), Some(300)), "{s}");
+
+    // Nothing listens on port 9 of 127.0.0.89: the SYN is answered by a reset.
+    let refused = Command::new("python3")
+        .args([
+            "-c",
+            "import socket\ntry:\n  socket.create_connection(('127.0.0.89', 9), timeout=3)\nexcept OSError: pass",
+        ])
+        .spawn()
+        .expect("python3");
+    let rpid = refused.id();
+    finish(refused);
+    let f = flow(&sensor, "the refused connection", rpid, 9, "failed");
+    assert_eq!((f["flow"]["bytes_out"].as_u64(), f["flow"]["bytes_in"].as_u64()), (Some(0), Some(0)), "{f}");
+    sensor.stop();
+}
