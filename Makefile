@@ -12,7 +12,7 @@ CARGO ?= cargo
 # libc6-dev for static helpers run inside containers.
 DEB_PACKAGES := clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make gcc libc6-dev python3 procps podman runc busybox-static tar dnsmasq-base dnsutils
 # Benchmarks only.
-BENCH_PACKAGES := dnsmasq-base
+BENCH_PACKAGES := dnsmasq-base redis-server redis-tools auditd bpftrace stress-ng fonts-dejavu-core util-linux
 
 .PHONY: run test build deps mounts bench lint
 

@@ -18,10 +18,11 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+mod de;
 pub mod text;
 
-/// Any line of ferret's output.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Any line of ferret's output. Deserialized by hand (`de.rs`): the derived code is slow.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Record {
     Event(Box<Event>),
@@ -417,8 +418,8 @@ fn is_zero(n: &u32) -> bool {
     *n == 0
 }
 
-/// One enriched event.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+/// One enriched event. Deserialized by hand (`de.rs`): the derived code is slow.
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct Event {
     pub id: String,
     /// RFC 3339 with nanoseconds, UTC.

@@ -263,6 +263,9 @@ pub struct KernelConfig {
     /// Identical syscall events of one process within this many ms are sent
     /// once; the next one sent carries `repeats`. 0 turns it off.
     pub dedup_window_ms: u64,
+    /// Nice value of the threads that drain the kernel and detect (-20 to 19). Below 0 they win
+    /// the CPU over the workload in a storm, so events are delivered rather than dropped.
+    pub pipeline_nice: i32,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -294,7 +297,13 @@ impl Default for ProcessConfig {
 
 impl Default for KernelConfig {
     fn default() -> Self {
-        KernelConfig { ring_buffer_mib: 16, wakeup_bytes: 64 * 1024, poll_ms: 10, dedup_window_ms: 1000 }
+        KernelConfig {
+            ring_buffer_mib: 16,
+            wakeup_bytes: 64 * 1024,
+            poll_ms: 10,
+            dedup_window_ms: 1000,
+            pipeline_nice: -10,
+        }
     }
 }
 
@@ -325,6 +334,9 @@ impl Config {
         let rb = self.kernel.ring_buffer_mib;
         if rb == 0 || !rb.is_power_of_two() || rb > 1024 {
             bail!("kernel.ring_buffer_mib must be a power of two from 1 to 1024, not {rb}");
+        }
+        if !(-20..=19).contains(&self.kernel.pipeline_nice) {
+            bail!("kernel.pipeline_nice must be from -20 to 19, not {}", self.kernel.pipeline_nice);
         }
         if self.kernel.poll_ms == 0 || self.kernel.poll_ms > 1000 {
             bail!("kernel.poll_ms must be from 1 to 1000, not {}", self.kernel.poll_ms);

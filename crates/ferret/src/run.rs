@@ -184,6 +184,15 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst)).context("installing the signal handler")?;
     }
 
+    // Before any thread starts: the pipeline's threads (reader, writer, hashing) inherit it.
+    // SAFETY: setpriority on this thread (a tid is a PRIO_PROCESS target on Linux).
+    if unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, cfg.kernel.pipeline_nice) } != 0 {
+        eprintln!(
+            "ferret: kernel.pipeline_nice {} not applied: {}",
+            cfg.kernel.pipeline_nice,
+            std::io::Error::last_os_error()
+        );
+    }
     let host = host_info();
     let mut enricher = Enricher::new(cfg.enrich_options(), host, Clock::now());
     if cfg.containers.metadata {
