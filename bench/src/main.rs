@@ -318,7 +318,7 @@ fn main() -> Result<()> {
     }
     if args.replay_events > 0 {
         eprintln!("replay throughput...");
-        r.push_str("\nReplay throughput, `ferret replay` of a recorded mixed workload repeated (JSON decoding, rules, threat lists, DGA, aggregation; one thread):\n\n| rules | events | wall | CPU | events per CPU second |\n|---|---|---|---|---|\n");
+        r.push_str("\nReplay throughput, `ferret replay` of a recorded mixed workload repeated, one thread. Raw: the kernel's records through decoding, enrichment (offline), rules, threat lists, DGA and aggregation, as live; JSON: the enriched events through JSON decoding and detection:\n\n| input | events | wall | CPU | events per CPU second |\n|---|---|---|---|---|\n");
         r.push_str(&extras::replay_throughput(&args.ferret, dir.path(), args.replay_events, &plain)?);
     }
     r.push('\n');

@@ -134,3 +134,53 @@ fn stats_are_periodic_and_sigterm_stops_cleanly() {
     assert!(stats.iter().filter(|s| s["last"] == false).count() >= 2, "periodic stats: {}", stats.len());
     assert_eq!(stats.last().map(|s| s["last"].clone()), Some(serde_json::Value::Bool(true)));
 }
+
+#[test]
+fn a_raw_recording_replays_through_enrichment_to_the_same_findings() {
+    require_root();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let rec = dir.path().join("rec.raw");
+    let miner = dir.path().join("xmrig");
+    std::fs::copy("/bin/true", &miner).expect("copy");
+    let mut sensor = Command::new(ferret_bin())
+        .args(["record", "--raw", "--duration", "3", "--output"])
+        .arg(&rec)
+        .spawn()
+        .expect("record");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let child = Command::new(&miner).spawn().expect("xmrig");
+    let pid = child.id();
+    child.wait_with_output().expect("xmrig ran");
+    assert!(sensor.wait().expect("wait").success());
+
+    let out = dir.path().join("replayed.jsonl");
+    let st = Command::new(ferret_bin())
+        .args(["replay", "--raw", "--events", "--quiet", "--output"])
+        .arg(&out)
+        .arg(&rec)
+        .status()
+        .expect("replay");
+    assert!(st.success());
+    let recs: Vec<serde_json::Value> = std::fs::read_to_string(&out)
+        .expect("replay output")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    // Enrichment ran offline: the exec is complete from the kernel's record alone.
+    let exec = recs
+        .iter()
+        .find(|v| v["type"] == "process_exec" && v["process"]["pid"] == pid)
+        .expect("the exec, enriched from the raw record");
+    assert_eq!(exec["process"]["exe"], miner.to_str().expect("utf-8"));
+    assert_eq!(exec["process"]["comm"], "xmrig");
+    let finding = recs
+        .iter()
+        .find(|v| v["kind"] == "finding" && v["rule"] == "Crypto miner executed")
+        .expect("the miner finding from the replay");
+    assert_eq!(finding["process"]["pid"], pid);
+
+    // Not a raw recording: a clear error, exit 1.
+    let bad = Command::new(ferret_bin()).args(["replay", "--raw", "--quiet"]).arg(&out).output().expect("replay");
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not a raw ferret recording"));
+}

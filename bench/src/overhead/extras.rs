@@ -172,13 +172,15 @@ fn timed(cmd: &mut Command) -> Result<(f64, f64)> {
     Ok((t.elapsed().as_secs_f64(), cpu))
 }
 
-/// Records a mixed workload with `ferret record`, repeats it to at least `events` events and
-/// times `ferret replay` over it with the default and with every corpus rule. Returns markdown.
+/// Records a mixed workload with `ferret record --raw`, repeats its kernel records to at least
+/// `events` and times `ferret replay --raw` over them (decode, enrichment, rules, detectors) with
+/// the default and with every corpus rule; then the same events as JSON (`ferret replay` of what
+/// the raw replay emitted), to show what JSON decoding costs. Returns markdown rows.
 pub fn replay_throughput(bin: &Path, dir: &Path, events: usize, plain: &Path) -> Result<String> {
-    let rec = dir.join("recording.jsonl");
+    let rec = dir.join("recording.raw");
     let _ = std::fs::remove_file(&rec);
     let mut recorder = Command::new(bin)
-        .args(["record", "--duration", "8", "--output"])
+        .args(["record", "--raw", "--duration", "8", "--output"])
         .arg(&rec)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -191,45 +193,75 @@ pub fn replay_throughput(bin: &Path, dir: &Path, events: usize, plain: &Path) ->
         let _ = std::fs::read(p);
     }
     workloads::connect_loop(500, &listener)?;
-    let _ =
-        Command::new("sh").args(["-c", "ls /usr/bin | head -100 | wc -l; id; uname -a"]).stdout(Stdio::null()).status();
+    let _ = Command::new("sh")
+        .args(["-c", "ls /usr/bin | head -100 | wc -l; id; uname -a; cat /etc/shadow > /dev/null"])
+        .stdout(Stdio::null())
+        .status();
     recorder.wait()?;
-    let text = std::fs::read_to_string(&rec)?;
-    let lines: Vec<&str> = text.lines().filter(|l| l.contains("\"kind\":\"event\"")).collect();
-    if lines.is_empty() {
-        bail!("the recording holds no event");
+
+    // Header (two lines), then frames: each a u32 length and the record.
+    let data = std::fs::read(&rec)?;
+    let first = data.iter().position(|&b| b == b'\n').context("no header")?;
+    let second = first + 1 + data[first + 1..].iter().position(|&b| b == b'\n').context("no header")?;
+    let (header, body) = data.split_at(second + 1);
+    let mut frames = Vec::new();
+    let mut at = 0;
+    while at + 4 <= body.len() {
+        let n = u32::from_le_bytes([body[at], body[at + 1], body[at + 2], body[at + 3]]) as usize;
+        let end = (at + 4 + n).min(body.len());
+        frames.push(&body[at..end]);
+        at = end;
     }
-    let big = dir.join("replay.jsonl");
+    if frames.is_empty() {
+        bail!("the recording holds no record");
+    }
+    let big = dir.join("replay.raw");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&big)?);
+    out.write_all(header)?;
     let mut n = 0;
     while n < events {
-        for l in &lines {
-            writeln!(out, "{l}")?;
+        for f in &frames {
+            out.write_all(f)?;
             n += 1;
         }
     }
     out.flush()?;
     drop(out);
-    let bytes = std::fs::metadata(&big)?.len();
+    let bytes = std::fs::metadata(&big)?.len() as f64 / n as f64;
     let mut rows = String::new();
-    for (name, rules) in [("default rules", vec![]), ("every corpus rule", corpus_rules())] {
+    for (name, rules) in [("raw, default rules", vec![]), ("raw, every corpus rule", corpus_rules())] {
         let mut cmd = Command::new(bin);
-        cmd.args(["replay", "--quiet"]);
+        cmd.args(["replay", "--raw", "--quiet"]);
         for r in &rules {
             cmd.arg("--rules").arg(r);
         }
         cmd.arg(&big);
         let (wall, cpu) = timed(&mut cmd)?;
         rows.push_str(&format!(
-            "| {name} | {n} ({} distinct, {:.0} bytes each) | {:.1} s | {:.1} s | {:.0} |\n",
-            lines.len(),
-            bytes as f64 / n as f64,
-            wall,
-            cpu,
+            "| {name} | {n} ({} distinct records, {bytes:.0} bytes each) | {wall:.1} s | {cpu:.1} s | {:.0} |\n",
+            frames.len(),
+            n as f64 / cpu.max(1e-9)
+        ));
+    }
+    // The same events as JSON lines.
+    let json = dir.join("replay.jsonl");
+    let st = Command::new(bin)
+        .args(["replay", "--raw", "--quiet", "--events", "--no-default-rules", "--output"])
+        .arg(&json)
+        .arg(&big)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()?;
+    if st.success() {
+        let jbytes = std::fs::metadata(&json)?.len() as f64 / n as f64;
+        let (wall, cpu) = timed(Command::new(bin).args(["replay", "--quiet"]).arg(&json))?;
+        rows.push_str(&format!(
+            "| JSON, default rules | {n} (the same events, {jbytes:.0} bytes each) | {wall:.1} s | {cpu:.1} s | {:.0} |\n",
             n as f64 / cpu.max(1e-9)
         ));
     }
     let _ = std::fs::remove_file(&big);
+    let _ = std::fs::remove_file(&json);
     Ok(rows)
 }
 

@@ -38,7 +38,12 @@ impl Clock {
         Clock { boot_epoch_ns: real - boot }
     }
 
-    /// A clock with a fixed boot time, for tests.
+    /// Wall-clock time of boot, in ns since the epoch (what a raw recording keeps).
+    pub fn boot_epoch_ns(&self) -> i128 {
+        self.boot_epoch_ns
+    }
+
+    /// A clock with a fixed boot time (tests, and replays of raw recordings).
     pub fn with_boot_epoch_ns(boot_epoch_ns: i128) -> Clock {
         Clock { boot_epoch_ns }
     }

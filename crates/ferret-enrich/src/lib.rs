@@ -39,11 +39,21 @@ pub struct EnrichOptions {
     pub hash_cache: usize,
     /// Hash worker threads.
     pub hash_workers: usize,
+    /// Replaying recorded kernel records: nothing is read from /proc and no executable is
+    /// hashed (the processes and files are those of another time, or host).
+    pub offline: bool,
 }
 
 impl Default for EnrichOptions {
     fn default() -> Self {
-        Self { ancestors: 10, table_max: 32_768, hash_max_bytes: 256 * 1024 * 1024, hash_cache: 8192, hash_workers: 1 }
+        Self {
+            ancestors: 10,
+            table_max: 32_768,
+            hash_max_bytes: 256 * 1024 * 1024,
+            hash_cache: 8192,
+            hash_workers: 1,
+            offline: false,
+        }
     }
 }
 
@@ -92,6 +102,16 @@ fn exe_file(f: &FileId) -> ExeFile {
         mode: format!("{:o}", f.mode),
         nlink: f.nlink,
     }
+}
+
+/// 16 lowercase hex digits (a capability set), without the formatting machinery: once per event.
+fn hex16(v: u64) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = [0u8; 16];
+    for (i, d) in out.iter_mut().enumerate() {
+        *d = DIGITS[((v >> ((15 - i) * 4)) & 0xf) as usize];
+    }
+    out.iter().map(|&b| b as char).collect()
 }
 
 fn lossy(bytes: &[u8]) -> (String, bool) {
@@ -273,7 +293,8 @@ impl Enricher {
             return key;
         }
         let parent = Some(self.table.key(task.ppid, task.parent_start_boottime_ns));
-        let info = match self.table.read_from_proc(task.pid) {
+        let live = if self.opts.offline { None } else { self.table.read_from_proc(task.pid) };
+        let info = match live {
             Some(mut p) if p.start_ticks == key.start_ticks => {
                 p.parent = parent;
                 p
@@ -293,6 +314,9 @@ impl Enricher {
 
     /// The hash for a process: started now if the table has the file but no hash yet.
     fn hash_for(&mut self, key: &ProcKey) -> Option<Arc<HashSlot>> {
+        if self.opts.offline {
+            return None;
+        }
         let hasher = self.hasher.clone();
         let p = self.table.touch(key)?;
         if p.hash.is_none() {
@@ -337,6 +361,19 @@ impl Enricher {
             escaped.push("comm".to_string());
         }
         let parent_exec_id = p.parent.and_then(|k| self.table.get(&k)).map(|pp| pp.exec_id.clone());
+        let start_time = match &p.start_time {
+            Some((ns, s)) if *ns == task.start_boottime_ns => s.to_string(),
+            _ => {
+                let s = self.clock.rfc3339(task.start_boottime_ns);
+                if let Some(p) = self.table.touch(key) {
+                    p.start_time = Some((task.start_boottime_ns, Arc::from(s.as_str())));
+                }
+                s
+            }
+        };
+        let Some(p) = self.table.get(key) else {
+            return (Process::default(), None);
+        };
         let proc = Process {
             pid: task.pid,
             tid: task.tid,
@@ -360,13 +397,13 @@ impl Enricher {
             cmdline: p.cmdline.clone(),
             cwd: p.cwd.clone(),
             tty: p.tty.clone(),
-            start_time: self.clock.rfc3339(task.start_boottime_ns),
+            start_time,
             exec_id: p.exec_id.clone(),
             parent_exec_id,
             ns_pid: task.ns_pid,
             cgroup_id: task.cgroup_id,
-            cap_effective: Some(format!("{:016x}", task.cap_effective)),
-            cap_permitted: Some(format!("{:016x}", task.cap_permitted)),
+            cap_effective: Some(hex16(task.cap_effective)),
+            cap_permitted: Some(hex16(task.cap_permitted)),
             ancestors,
             escaped,
         };
@@ -376,7 +413,7 @@ impl Enricher {
     fn event(&mut self, key: &ProcKey, event_type: &str, boot_ns: u64, ret: i64, process: Process) -> Event {
         let container = self.container(key);
         Event {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: uuid::Uuid::now_v7().hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).to_string(),
             time: self.clock.rfc3339(boot_ns),
             event_type: event_type.to_string(),
             ret,

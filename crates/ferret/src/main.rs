@@ -5,6 +5,7 @@ mod config;
 mod doctor;
 mod findings;
 mod output;
+mod raw;
 mod replay;
 mod rules_cmd;
 mod run;
@@ -61,11 +62,15 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Record the enriched event stream to a file (JSON lines).
+    /// Record the enriched event stream to a file (JSON lines), or with --raw the kernel's records.
     Record {
-        /// File to write (appended).
+        /// File to write (JSON: appended; raw: replaced).
         #[arg(long = "output", value_name = "PATH", required = true)]
         output: PathBuf,
+        /// Write the kernel's records as delivered (replayed through the whole pipeline,
+        /// enrichment included, by `replay --raw`).
+        #[arg(long)]
+        raw: bool,
         #[arg(long, value_name = "SECS")]
         duration: Option<f64>,
         #[arg(long, value_name = "FILE")]
@@ -92,6 +97,9 @@ enum Command {
         /// Configuration whose rules, threat lists, DGA and aggregation settings apply.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
+        /// The inputs are raw recordings (`record --raw`): decode and enrich them too.
+        #[arg(long)]
+        raw: bool,
     },
 }
 
@@ -148,21 +156,26 @@ fn main() -> ExitCode {
             if quiet {
                 cfg.output.stdout = false;
             }
-            run::run(run::RunOptions { config: cfg, duration: duration(secs)? })
+            run::run(run::RunOptions { config: cfg, duration: duration(secs)?, raw: None })
         })(),
-        Command::Record { output, duration: secs, config } => (|| {
+        Command::Record { output, raw, duration: secs, config } => (|| {
             let mut cfg = load_config(config.as_ref())?;
-            cfg.output.events = true;
             cfg.output.stdout = false;
+            if raw {
+                cfg.output.events = false;
+                cfg.output.files = Vec::new();
+                return run::run(run::RunOptions { config: cfg, duration: duration(secs)?, raw: Some(output) });
+            }
+            cfg.output.events = true;
             cfg.output.files = vec![output];
-            run::run(run::RunOptions { config: cfg, duration: duration(secs)? })
+            run::run(run::RunOptions { config: cfg, duration: duration(secs)?, raw: None })
         })(),
         Command::Doctor { json } => Ok(doctor::doctor(json)),
-        Command::Replay { inputs, events, outputs, quiet, rules, no_default_rules, config } => (|| {
+        Command::Replay { inputs, events, outputs, quiet, rules, no_default_rules, config, raw } => (|| {
             let mut cfg = load_config(config.as_ref())?;
             cfg.rules.paths.extend(rules);
             cfg.rules.defaults &= !no_default_rules;
-            replay::replay(&replay::ReplayOptions { inputs, events, stdout: !quiet, outputs, config: cfg })
+            replay::replay(&replay::ReplayOptions { inputs, events, stdout: !quiet, outputs, config: cfg, raw })
         })(),
         Command::Rules { command } => match command {
             RulesCommand::Check { paths, verbose } => rules_cmd::check(&paths, verbose),

@@ -1,6 +1,8 @@
 //! `ferret replay`: runs the detection pipeline over a recorded event stream
-//! with no kernel involved. Deterministic: the same input gives the same
-//! output, byte for byte (ids and times come from the recording).
+//! with no kernel involved. From JSON recordings it is deterministic: the same
+//! input gives the same output, byte for byte (ids and times come from the
+//! recording). From raw recordings (`--raw`) it runs the whole userspace
+//! pipeline, decoding and enrichment included; event ids are then new.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};
@@ -20,6 +22,8 @@ pub struct ReplayOptions {
     pub outputs: Vec<PathBuf>,
     /// The configuration's rules, threat lists, DGA switch and aggregation window apply, as in `run`.
     pub config: crate::config::Config,
+    /// The inputs are raw recordings.
+    pub raw: bool,
 }
 
 /// Replays every input in order. Lines that are not records are reported
@@ -29,6 +33,9 @@ pub fn replay(opts: &ReplayOptions) -> Result<ExitCode> {
     let rules = crate::findings::load_rules(cfg.rules.defaults, &cfg.rules.paths)?;
     let mut detect = crate::findings::Detect::from_config(rules, cfg, false)?;
     let mut outputs = Outputs::open(opts.stdout, &opts.outputs)?;
+    if opts.raw {
+        return replay_raw(opts, &mut detect, &mut outputs);
+    }
     let (mut events, mut bad, mut found) = (0u64, 0u64, 0u64);
     for path in &opts.inputs {
         let file = File::open(path).with_context(|| format!("opening {}", path.display()))?;
@@ -64,6 +71,47 @@ pub fn replay(opts: &ReplayOptions) -> Result<ExitCode> {
     Ok(if bad > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
+/// Raw recordings: each record is decoded, enriched (offline: no /proc, no hashing) and detected
+/// on, as the live pipeline does. Records that do not decode are counted; a file that is not a
+/// raw recording, or is cut short, stops the replay with its name and offset.
+fn replay_raw(opts: &ReplayOptions, detect: &mut crate::findings::Detect, outputs: &mut Outputs) -> Result<ExitCode> {
+    let (mut events, mut bad, mut found) = (0u64, 0u64, 0u64);
+    for path in &opts.inputs {
+        let (header, mut reader) = crate::raw::open(path)?;
+        let mut enrich_opts = opts.config.enrich_options();
+        enrich_opts.offline = true;
+        enrich_opts.hash_workers = 1;
+        let clock = ferret_enrich::host::Clock::with_boot_epoch_ns(header.boot_epoch_ns()?);
+        let mut enricher = ferret_enrich::Enricher::new(enrich_opts, header.host.clone(), clock);
+        while let Some(bytes) = reader.next_record().with_context(|| format!("reading {}", path.display()))? {
+            let rec = match ferret_bpf::decode(bytes) {
+                Ok(r) => r,
+                Err(e) => {
+                    bad += 1;
+                    if bad <= 10 {
+                        eprintln!("{}: a record did not decode: {e}", path.display());
+                    }
+                    continue;
+                }
+            };
+            let ev = enricher.enrich(rec).finish(std::time::Duration::ZERO);
+            events += 1;
+            for f in detect.event(&ev) {
+                found += 1;
+                outputs.write(&Record::Finding(Box::new(f)))?;
+            }
+            if opts.events {
+                outputs.write(&Record::Event(Box::new(ev)))?;
+            }
+        }
+    }
+    for f in detect.drain() {
+        outputs.write(&Record::Finding(Box::new(f)))?;
+    }
+    eprintln!("ferret: replayed {events} raw records, {found} findings, {bad} records that did not decode");
+    Ok(if bad > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -90,8 +138,14 @@ mod tests {
         let _ = std::fs::remove_file(&output);
         std::fs::write(&input, lines.join("\n")).expect("write input");
         let config = crate::config::Config::parse(toml, "test.toml").expect("valid config");
-        let opts =
-            ReplayOptions { inputs: vec![input], events: false, stdout: false, outputs: vec![output.clone()], config };
+        let opts = ReplayOptions {
+            inputs: vec![input],
+            events: false,
+            stdout: false,
+            outputs: vec![output.clone()],
+            config,
+            raw: false,
+        };
         assert_eq!(replay(&opts).expect("replays"), ExitCode::SUCCESS);
         std::fs::read_to_string(&output)
             .expect("output")

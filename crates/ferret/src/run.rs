@@ -33,6 +33,8 @@ pub const EXIT_CANNOT_RUN: u8 = 2;
 pub struct RunOptions {
     pub config: Config,
     pub duration: Option<Duration>,
+    /// Also write every kernel record, as delivered, to this raw recording (`record --raw`).
+    pub raw: Option<std::path::PathBuf>,
 }
 
 enum Msg {
@@ -194,7 +196,15 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         );
     }
     let host = host_info();
-    let mut enricher = Enricher::new(cfg.enrich_options(), host, Clock::now());
+    let clock = Clock::now();
+    let raw = match &opts.raw {
+        Some(p) => Some(RefCell::new(crate::raw::Writer::create(
+            p,
+            &crate::raw::Header { boot_epoch_ns: clock.boot_epoch_ns().to_string(), host: host.clone() },
+        )?)),
+        None => None,
+    };
+    let mut enricher = Enricher::new(cfg.enrich_options(), host, clock);
     if cfg.containers.metadata {
         enricher = enricher.with_runtime(ferret_enrich::runtime::RuntimeMetadata::start(
             cfg.containers.runtime_socket.as_deref(),
@@ -258,15 +268,27 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         let tx_events = tx.clone();
         let pc_cb = pc.clone();
         let enricher_cb = &enricher;
+        let raw_cb = raw.as_ref();
+        let raw_errors = std::cell::Cell::new(0u64);
+        let raw_errors = &raw_errors;
         // Every record, from the ring buffer or from the UDP flow table.
-        let handle = move |data: &[u8]| match ferret_bpf::decode(data) {
-            Ok(rec) => {
-                pc_cb.received[rec.kind() as usize].fetch_add(1, Ordering::Relaxed);
-                let ev = enricher_cb.borrow_mut().enrich(rec);
-                let _ = tx_events.send(Msg::Event(Box::new(ev)));
+        let handle = move |data: &[u8]| {
+            if let Some(w) = raw_cb {
+                if let Err(e) = w.borrow_mut().write(data) {
+                    if raw_errors.replace(raw_errors.get() + 1) == 0 {
+                        eprintln!("ferret: raw recording: {e:#}");
+                    }
+                }
             }
-            Err(_) => {
-                pc_cb.decode_errors.fetch_add(1, Ordering::Relaxed);
+            match ferret_bpf::decode(data) {
+                Ok(rec) => {
+                    pc_cb.received[rec.kind() as usize].fetch_add(1, Ordering::Relaxed);
+                    let ev = enricher_cb.borrow_mut().enrich(rec);
+                    let _ = tx_events.send(Msg::Event(Box::new(ev)));
+                }
+                Err(_) => {
+                    pc_cb.decode_errors.fetch_add(1, Ordering::Relaxed);
+                }
             }
         };
         let handle = &handle;
@@ -313,6 +335,9 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         }
     }
 
+    if let Some(w) = raw {
+        w.into_inner().finish().context("finishing the raw recording")?;
+    }
     let kc = sensor.counters().unwrap_or_default();
     drop(sensor); // detach before the final flush: nothing new arrives now
     let last = stats_record(started, true, &pc, &kc, &enricher.borrow());
