@@ -193,7 +193,7 @@ fn main() -> Result<()> {
 
     let mut r = String::new();
     r.push_str(&format!(
-        "{}. {} rounds, setups interleaved in rotated order. Per measurement: {} fork+exec of /bin/true; {} open+close of a plain file (read-only); {} TCP connect+accept+close on loopback; {} DNS queries to a local dnsmasq; redis-benchmark -n {} PING_INLINE and SET against a local redis-server; one clean release build of a small crate.\n\n",
+        "{}. {} rounds, setups interleaved in rotated order. Per measurement: {} fork+exec of /bin/true; {} open+close of a plain file (read-only); {} TCP connect+accept+close on loopback; {} DNS queries to a local dnsmasq, 16 in flight; redis-benchmark -n {} PING_INLINE and SET against a local redis-server; one clean release build of a small crate.\n\n",
         machine(),
         args.rounds,
         sizes.execs,
