@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context, Result};
 
-use super::setups::{corpus_rules, proc_usage, start_ferret, stop_ferret};
+use super::setups::{corpus_rules, proc_usage, start_ferret, stop_ferret, wait_running};
 use super::workloads;
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -43,16 +43,7 @@ pub fn detection_latency(bin: &Path, dir: &Path, n: usize, gap: Duration) -> Res
         .stderr(Stdio::piped())
         .spawn()
         .context("spawn ferret")?;
-    let stderr = child.stderr.take().context("stderr")?;
-    let mut lines = BufReader::new(stderr).lines();
-    loop {
-        match lines.next() {
-            Some(Ok(l)) if l.contains("ferret: running") => break,
-            Some(Ok(_)) => {}
-            _ => bail!("ferret did not start"),
-        }
-    }
-    std::thread::spawn(move || for _ in lines {});
+    wait_running(&mut child)?;
     let stdout = child.stdout.take().context("stdout")?;
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {

@@ -70,6 +70,12 @@ pub fn start_ferret(bin: &Path, rules: &[PathBuf], events: bool, dir: &Path, tag
     }
     let mut child =
         cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().context("spawn ferret")?;
+    wait_running(&mut child)?;
+    Ok(Ferret { child, out })
+}
+
+/// Waits until a ferret spawned with a piped stderr says its programs are attached.
+pub fn wait_running(child: &mut Child) -> Result<()> {
     let stderr = child.stderr.take().context("stderr")?;
     let mut lines = BufReader::new(stderr).lines();
     loop {
@@ -81,7 +87,7 @@ pub fn start_ferret(bin: &Path, rules: &[PathBuf], events: bool, dir: &Path, tag
     }
     // Keep draining stderr so the summary at exit never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    Ok(Ferret { child, out })
+    Ok(())
 }
 
 /// Stops ferret; returns its final stats record.
