@@ -407,22 +407,24 @@ impl Sensor {
             let ended = now.saturating_sub(v.last_ns) >= idle;
             let since = reported.get(key).copied().unwrap_or(v.first_ns);
             let interim = !ended && (all || now.saturating_sub(since) >= interim_after);
+            let mut value = value;
+            let mut end_ns = now;
             if ended {
-                // Packets counted between the read and the delete are lost to the
-                // record; the window is one syscall long.
-                let _ = map.delete(key);
+                // Taken out atomically: a packet counted after the read above is in this
+                // final value, or starts a new conversation; none is lost between the two.
+                match map.lookup_and_delete(key) {
+                    Ok(Some(last)) => value = last,
+                    _ => continue,
+                }
                 reported.remove(key);
+                let Some(last) = crate::decode::udp_flow_value(&value) else { continue };
+                end_ns = now.min(last.last_ns);
             } else if interim {
                 reported.insert(key.clone(), now);
             } else {
                 continue;
             }
-            if let Some(rec) = crate::decode::encode::udp_flow_record(
-                key,
-                &value,
-                if ended { now.min(v.last_ns) } else { now },
-                !ended,
-            ) {
+            if let Some(rec) = crate::decode::encode::udp_flow_record(key, &value, end_ns, !ended) {
                 out.push(rec);
             }
         }
