@@ -121,9 +121,20 @@ static __always_inline struct flow_event *flow_record(void)
 	return e;
 }
 
-/* Owner, start and direction of a tracked connection into its record. */
-static __always_inline void flow_from_tracking(struct flow_event *e, struct tcp_flow *f)
+/*
+ * Writes a tracked TCP connection's record: owner, start and direction from its
+ * tracking state, payload counts from the packet hooks, the kernel's segment
+ * counts, and the endpoints from its socket (the same `struct bpf_sock` view in
+ * sock_ops and in the packet hooks).
+ */
+static __always_inline void tcp_flow_submit(struct tcp_flow *f, struct bpf_sock *sk, __u64 cookie, __u32 segs_in,
+					    __u32 segs_out, __u32 flags)
 {
+	struct flow_event *e = flow_record();
+
+	if (!e)
+		return;
+	e->flags = flags;
 	e->start_ns = f->start_ns;
 	if (f->owner_known) {
 		e->hdr.task = f->owner;
@@ -133,6 +144,33 @@ static __always_inline void flow_from_tracking(struct flow_event *e, struct tcp_
 		e->flags |= FLOW_F_INBOUND;
 	if (f->start_unknown)
 		e->flags |= FLOW_F_START_UNKNOWN;
+	e->cookie = cookie;
+	e->bytes_in = f->bytes_in;
+	e->bytes_out = f->bytes_out;
+	e->packets_in = segs_in;
+	e->packets_out = segs_out;
+	e->family = sk->family;
+	e->protocol = IPPROTO_TCP;
+	e->lport = sk->src_port;
+	e->rport = bpf_ntohs(sk->dst_port);
+	if (e->family == AF_INET) {
+		__u32 l = sk->src_ip4, r = sk->dst_ip4;
+		__builtin_memcpy(e->laddr, &l, 4);
+		__builtin_memcpy(e->raddr, &r, 4);
+	} else {
+		__u32 a[4];
+		a[0] = sk->src_ip6[0];
+		a[1] = sk->src_ip6[1];
+		a[2] = sk->src_ip6[2];
+		a[3] = sk->src_ip6[3];
+		__builtin_memcpy(e->laddr, a, 16);
+		a[0] = sk->dst_ip6[0];
+		a[1] = sk->dst_ip6[1];
+		a[2] = sk->dst_ip6[2];
+		a[3] = sk->dst_ip6[3];
+		__builtin_memcpy(e->raddr, a, 16);
+	}
+	submit(e, sizeof(*e), EVENT_FLOW);
 }
 
 /*
@@ -180,39 +218,8 @@ int flow_sockops(struct bpf_sock_ops *ops)
 	f = bpf_sk_storage_get(&tcp_flows, sk, 0, 0);
 	if (!f)
 		return 1;
-	struct flow_event *e = flow_record();
-	if (!e)
-		return 1;
-	flow_from_tracking(e, f);
-	if (ops->args[0] == BPF_TCP_SYN_SENT || ops->args[0] == BPF_TCP_SYN_RECV)
-		e->flags |= FLOW_F_NOT_ESTABLISHED;
-	e->cookie = bpf_get_socket_cookie(ops);
-	e->bytes_in = f->bytes_in;
-	e->bytes_out = f->bytes_out;
-	e->packets_in = ops->segs_in;
-	e->packets_out = ops->segs_out;
-	e->family = ops->family;
-	e->protocol = IPPROTO_TCP;
-	e->lport = ops->local_port;
-	e->rport = bpf_ntohl(ops->remote_port) & 0xffff;
-	if (e->family == AF_INET) {
-		__u32 l = ops->local_ip4, r = ops->remote_ip4;
-		__builtin_memcpy(e->laddr, &l, 4);
-		__builtin_memcpy(e->raddr, &r, 4);
-	} else {
-		__u32 a[4];
-		a[0] = ops->local_ip6[0];
-		a[1] = ops->local_ip6[1];
-		a[2] = ops->local_ip6[2];
-		a[3] = ops->local_ip6[3];
-		__builtin_memcpy(e->laddr, a, 16);
-		a[0] = ops->remote_ip6[0];
-		a[1] = ops->remote_ip6[1];
-		a[2] = ops->remote_ip6[2];
-		a[3] = ops->remote_ip6[3];
-		__builtin_memcpy(e->raddr, a, 16);
-	}
-	submit(e, sizeof(*e), EVENT_FLOW);
+	tcp_flow_submit(f, sk, bpf_get_socket_cookie(ops), ops->segs_in, ops->segs_out,
+			ops->args[0] == BPF_TCP_SYN_SENT || ops->args[0] == BPF_TCP_SYN_RECV ? FLOW_F_NOT_ESTABLISHED : 0);
 	return 1;
 }
 
@@ -294,38 +301,7 @@ static __always_inline void tcp_packet(struct __sk_buff *skb, int egress, __u32 
 	tp = bpf_tcp_sock(sk);
 	if (!tp)
 		return;
-	struct flow_event *e = flow_record();
-	if (!e)
-		return;
-	flow_from_tracking(e, f);
-	e->flags |= FLOW_F_INTERIM;
-	e->cookie = bpf_get_socket_cookie(skb);
-	e->bytes_in = f->bytes_in;
-	e->bytes_out = f->bytes_out;
-	e->packets_in = tp->segs_in;
-	e->packets_out = tp->segs_out;
-	e->family = sk->family;
-	e->protocol = IPPROTO_TCP;
-	e->lport = sk->src_port;
-	e->rport = bpf_ntohs(sk->dst_port);
-	if (e->family == AF_INET) {
-		__u32 l = sk->src_ip4, r = sk->dst_ip4;
-		__builtin_memcpy(e->laddr, &l, 4);
-		__builtin_memcpy(e->raddr, &r, 4);
-	} else {
-		__u32 a[4];
-		a[0] = sk->src_ip6[0];
-		a[1] = sk->src_ip6[1];
-		a[2] = sk->src_ip6[2];
-		a[3] = sk->src_ip6[3];
-		__builtin_memcpy(e->laddr, a, 16);
-		a[0] = sk->dst_ip6[0];
-		a[1] = sk->dst_ip6[1];
-		a[2] = sk->dst_ip6[2];
-		a[3] = sk->dst_ip6[3];
-		__builtin_memcpy(e->raddr, a, 16);
-	}
-	submit(e, sizeof(*e), EVENT_FLOW);
+	tcp_flow_submit(f, sk, bpf_get_socket_cookie(skb), tp->segs_in, tp->segs_out, FLOW_F_INTERIM);
 }
 
 /* A UDP datagram: added to its conversation (local socket and peer). */
