@@ -840,36 +840,8 @@ impl Node {
                 Node::Const(b) => Node::Const(!b),
                 other => Node::Not(Box::new(other)),
             },
-            Node::And(v) => {
-                let mut out = Vec::new();
-                for n in v {
-                    match n.fold_types(types) {
-                        Node::Const(true) => {}
-                        Node::Const(false) => return Node::Const(false),
-                        other => out.push(other),
-                    }
-                }
-                match out.len() {
-                    0 => Node::Const(true),
-                    1 => out.pop().unwrap_or(Node::Const(true)),
-                    _ => Node::And(out),
-                }
-            }
-            Node::Or(v) => {
-                let mut out = Vec::new();
-                for n in v {
-                    match n.fold_types(types) {
-                        Node::Const(false) => {}
-                        Node::Const(true) => return Node::Const(true),
-                        other => out.push(other),
-                    }
-                }
-                match out.len() {
-                    0 => Node::Const(false),
-                    1 => out.pop().unwrap_or(Node::Const(false)),
-                    _ => Node::Or(out),
-                }
-            }
+            Node::And(v) => fold_junction(v, types, true, Node::And),
+            Node::Or(v) => fold_junction(v, types, false, Node::Or),
             other => other,
         }
     }
@@ -904,6 +876,24 @@ impl Node {
             }
             _ => None,
         }
+    }
+}
+
+/// Folds an `and` (`unit` true) or an `or` (`unit` false) after its children: the unit constant
+/// drops out, the other one decides the whole, and one child left stands alone.
+fn fold_junction(v: Vec<Node>, types: &HashSet<String>, unit: bool, make: fn(Vec<Node>) -> Node) -> Node {
+    let mut out = Vec::new();
+    for n in v {
+        match n.fold_types(types) {
+            Node::Const(b) if b == unit => {}
+            Node::Const(_) => return Node::Const(!unit),
+            other => out.push(other),
+        }
+    }
+    match out.len() {
+        0 => Node::Const(unit),
+        1 => out.pop().unwrap_or(Node::Const(unit)),
+        _ => make(out),
     }
 }
 

@@ -722,6 +722,17 @@ impl<'e> Ctx<'e> {
         args?.get(k).map(|v| Val::Str(json_str(v)))
     }
 
+    /// Every string a field's value holds, for scans over text: the string itself, each item of
+    /// a list, or the rendering of a number, address or flag; nothing when the field does not apply.
+    pub fn each_text(&self, f: &FieldRef, mut visit: impl FnMut(&str)) {
+        match self.get(f) {
+            Some(Val::Str(s)) => visit(&s),
+            Some(Val::List(items)) => items.iter().for_each(|i| visit(&i.render())),
+            Some(other) => visit(&other.render()),
+            None => {}
+        }
+    }
+
     /// Extract a field; None when it does not apply to this event.
     pub fn get(&self, f: &FieldRef) -> Option<Val<'_>> {
         let ev = self.ev;

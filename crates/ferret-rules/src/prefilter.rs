@@ -11,7 +11,7 @@
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::compile::{Affix, Getter, Matcher, Node, StrOp};
-use crate::fields::{is_ancestor_field, Ctx, FieldRef, Id, Type, Val};
+use crate::fields::{is_ancestor_field, Ctx, FieldRef, Id, Type};
 
 /// What one rule needs: `field` equal to / starting with / ending with one of `needles`.
 #[derive(Debug, Clone, PartialEq)]
@@ -161,7 +161,7 @@ impl Prefilter {
     pub fn passing(&self, ctx: &Ctx, tables: &[usize]) -> FxHashSet<u32> {
         let mut out = FxHashSet::default();
         for t in tables.iter().filter_map(|&t| self.tables.get(t)) {
-            let mut look = |v: &str| {
+            let look = |v: &str| {
                 // Unicode case folding can turn a non-ASCII letter into an ASCII one (the Kelvin
                 // sign into `k`): such values pass every rule of a case-insensitive table.
                 if t.ci && !v.is_ascii() {
@@ -197,12 +197,7 @@ impl Prefilter {
                     }
                 }
             };
-            match ctx.get(&t.field) {
-                Some(Val::Str(s)) => look(&s),
-                Some(Val::List(items)) => items.iter().for_each(|i| look(&i.render())),
-                Some(other) => look(&other.render()),
-                None => {}
-            }
+            ctx.each_text(&t.field, look);
         }
         out
     }

@@ -11,7 +11,7 @@ use std::cell::OnceCell;
 use aho_corasick::{AhoCorasick, MatchKind};
 
 use crate::compile::{Getter, Matcher, Node, StrOp};
-use crate::fields::{is_ancestor_field, Ctx, FieldRef, Type, Val};
+use crate::fields::{is_ancestor_field, Ctx, FieldRef, Type};
 
 /// The needles of one field (and case mode) across all rules.
 #[derive(Debug)]
@@ -36,18 +36,13 @@ impl Hits {
 
 fn scan(g: &Group, ctx: &Ctx) -> Box<[u64]> {
     let mut bits = vec![0u64; g.patterns.div_ceil(64)].into_boxed_slice();
-    let mut mark = |s: &str| {
+    let mark = |s: &str| {
         for m in g.ac.find_overlapping_iter(s) {
             let i = m.pattern().as_usize();
             bits[i / 64] |= 1 << (i % 64);
         }
     };
-    match ctx.get(&g.field) {
-        Some(Val::Str(s)) => mark(&s),
-        Some(Val::List(items)) => items.iter().for_each(|v| mark(&v.render())),
-        Some(other) => mark(&other.render()),
-        None => {}
-    }
+    ctx.each_text(&g.field, mark);
     bits
 }
 
