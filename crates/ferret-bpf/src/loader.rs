@@ -315,14 +315,13 @@ impl Sensor {
                 .with_context(|| format!("watching ia32 {name}"))?;
         }
         syscalls.attach().context("attaching the syscall programs")?;
-        let (net, dns_off, flows_off) = if opts.dns_ports.is_empty() && opts.flows.is_none() {
-            (None, Some("no DNS ports configured".to_string()), Some("turned off (flows.enabled)".to_string()))
+        let dns_off = opts.dns_ports.is_empty().then(|| "no DNS ports configured".to_string());
+        let flows_off = opts.flows.is_none().then(|| "turned off (flows.enabled)".to_string());
+        let (net, dns_off, flows_off) = if dns_off.is_some() && flows_off.is_some() {
+            (None, dns_off, flows_off)
         } else {
             match Self::start_net(&skel, opts) {
-                Ok((net, flows_off)) => {
-                    let dns_off = opts.dns_ports.is_empty().then(|| "no DNS ports configured".to_string());
-                    (Some(net), dns_off, flows_off)
-                }
+                Ok((net, attach_off)) => (Some(net), dns_off, flows_off.or(attach_off)),
                 Err(e) => (None, Some(format!("{e:#}")), Some(format!("{e:#}"))),
             }
         };
@@ -356,18 +355,15 @@ impl Sensor {
             net.progs.net_egress.attach_cgroup(fd).context("attaching the egress packet hook")?,
             net.progs.net_ingress.attach_cgroup(fd).context("attaching the ingress packet hook")?,
         ];
-        let flows_off = match &opts.flows {
-            None => Some("turned off (flows.enabled)".to_string()),
-            Some(_) => match net.progs.flow_sockops.attach_cgroup(fd) {
-                Ok(l) => {
-                    links.push(l);
-                    None
-                }
+        let mut attach_off = None;
+        if opts.flows.is_some() {
+            match net.progs.flow_sockops.attach_cgroup(fd) {
+                Ok(l) => links.push(l),
                 // The packet hook then only reports connections it finds open (no close record).
-                Err(e) => Some(format!("attaching the TCP lifecycle hook (sock_ops): {e}")),
-            },
-        };
-        Ok(((net, links), flows_off))
+                Err(e) => attach_off = Some(format!("attaching the TCP lifecycle hook (sock_ops): {e}")),
+            }
+        }
+        Ok(((net, links), attach_off))
     }
 
     /// Why DNS capture is off, or None when it runs.
@@ -385,8 +381,10 @@ impl Sensor {
     /// shutdown). Returned as flow records in the ring buffer's layout, for the same decoder.
     /// `interim_after`: conversations not reported for this long also get an interim record;
     /// `reported` holds when each was last reported (kept by the caller between scans).
+    /// `now` is CLOCK_BOOTTIME in ns, the clock the kernel stamps packets with.
     pub fn scan_udp_flows(
         &self,
+        now: u64,
         idle: Duration,
         interim_after: Duration,
         all: bool,
@@ -394,7 +392,6 @@ impl Sensor {
     ) -> Vec<Vec<u8>> {
         let Some((net, _)) = &self.net else { return Vec::new() };
         let map = &net.maps.udp_flows;
-        let now = boot_ns();
         let idle = u64::try_from(idle.as_nanos()).unwrap_or(u64::MAX);
         let interim_after = u64::try_from(interim_after.as_nanos()).unwrap_or(u64::MAX);
         let mut out = Vec::new();
@@ -530,14 +527,6 @@ impl Sensor {
             .map(|p| p.name().to_string_lossy().into_owned())
             .collect()
     }
-}
-
-/// CLOCK_BOOTTIME now, in ns: the clock the kernel side stamps records with.
-fn boot_ns() -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes into the timespec it is given.
-    unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
-    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
 }
 
 /// Polls `rb` until `keep_going` says stop; returns the first poll error.

@@ -104,16 +104,6 @@ fn exe_file(f: &FileId) -> ExeFile {
     }
 }
 
-/// 16 lowercase hex digits (a capability set), without the formatting machinery: once per event.
-fn hex16(v: u64) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = [0u8; 16];
-    for (i, d) in out.iter_mut().enumerate() {
-        *d = DIGITS[((v >> ((15 - i) * 4)) & 0xf) as usize];
-    }
-    out.iter().map(|&b| b as char).collect()
-}
-
 fn lossy(bytes: &[u8]) -> (String, bool) {
     ferret_event::text::escape_bytes(bytes)
 }
@@ -219,14 +209,8 @@ impl Enricher {
             self.sock_owners.pop(&f.cookie);
         }
         let mut ev = self.event(&key, "flow", f.header.ktime_boot_ns, 0, process);
-        let mut net = flow::net(&f);
-        let scope = ev.container.as_ref().map(|c| c.id.clone()).unwrap_or_default();
-        if let Some(remote) = net.remote.as_mut() {
-            if let Some(ip) = remote.ip.clone() {
-                remote.names = self.resolver.names(&scope, &ip);
-            }
-        }
-        ev.net = Some(net);
+        ev.net = Some(flow::net(&f));
+        self.name_peer(&mut ev);
         ev.flow = Some(flow::info(&f, owner, &self.clock));
         Enriched { event: ev, hash }
     }
@@ -275,14 +259,18 @@ impl Enricher {
             ev.net = sh.net;
             ev.syscall = Some(sh.syscall);
         }
-        // Name the peer from the DNS answers this container (or the host) got.
+        self.name_peer(&mut ev);
+        Enriched { event: ev, hash }
+    }
+
+    /// Names the event's peer from the DNS answers its container (or the host) got.
+    fn name_peer(&mut self, ev: &mut Event) {
         let scope = ev.container.as_ref().map(|c| c.id.clone()).unwrap_or_default();
         if let Some(remote) = ev.net.as_mut().and_then(|n| n.remote.as_mut()) {
             if let Some(ip) = remote.ip.clone() {
                 remote.names = self.resolver.names(&scope, &ip);
             }
         }
-        Enriched { event: ev, hash }
     }
 
     /// Finds the acting process, creating it from /proc or the kernel's
@@ -361,19 +349,6 @@ impl Enricher {
             escaped.push("comm".to_string());
         }
         let parent_exec_id = p.parent.and_then(|k| self.table.get(&k)).map(|pp| pp.exec_id.clone());
-        let start_time = match &p.start_time {
-            Some((ns, s)) if *ns == task.start_boottime_ns => s.to_string(),
-            _ => {
-                let s = self.clock.rfc3339(task.start_boottime_ns);
-                if let Some(p) = self.table.touch(key) {
-                    p.start_time = Some((task.start_boottime_ns, Arc::from(s.as_str())));
-                }
-                s
-            }
-        };
-        let Some(p) = self.table.get(key) else {
-            return (Process::default(), None);
-        };
         let proc = Process {
             pid: task.pid,
             tid: task.tid,
@@ -397,13 +372,13 @@ impl Enricher {
             cmdline: p.cmdline.clone(),
             cwd: p.cwd.clone(),
             tty: p.tty.clone(),
-            start_time,
+            start_time: self.clock.rfc3339(task.start_boottime_ns),
             exec_id: p.exec_id.clone(),
             parent_exec_id,
             ns_pid: task.ns_pid,
             cgroup_id: task.cgroup_id,
-            cap_effective: Some(hex16(task.cap_effective)),
-            cap_permitted: Some(hex16(task.cap_permitted)),
+            cap_effective: Some(hex::encode(task.cap_effective.to_be_bytes())),
+            cap_permitted: Some(hex::encode(task.cap_permitted.to_be_bytes())),
             ancestors,
             escaped,
         };
@@ -413,7 +388,7 @@ impl Enricher {
     fn event(&mut self, key: &ProcKey, event_type: &str, boot_ns: u64, ret: i64, process: Process) -> Event {
         let container = self.container(key);
         Event {
-            id: uuid::Uuid::now_v7().hyphenated().encode_lower(&mut uuid::Uuid::encode_buffer()).to_string(),
+            id: uuid::Uuid::now_v7().to_string(),
             time: self.clock.rfc3339(boot_ns),
             event_type: event_type.to_string(),
             ret,

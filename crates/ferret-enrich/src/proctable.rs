@@ -38,8 +38,6 @@ pub struct ProcInfo {
     pub start_ticks: u64,
     /// Start, ns since boot (tick resolution for processes seeded from /proc).
     pub start_ns: u64,
-    /// The kernel's start time of the process and its RFC 3339 form, formatted once.
-    pub start_time: Option<(u64, Arc<str>)>,
     pub parent: Option<ProcKey>,
     pub ppid: u32,
     pub exec_id: String,

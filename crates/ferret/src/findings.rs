@@ -217,24 +217,16 @@ impl Detect {
         aggregate: std::time::Duration,
         reload_every: std::time::Duration,
     ) -> Detect {
-        let reloads = (!reload_every.is_zero() && intel.reloader().has_files()).then(|| {
+        let mut source = intel.reloader();
+        let reloads = (!reload_every.is_zero() && source.has_files()).then(|| {
             let (tx, rx) = std::sync::mpsc::channel();
-            let mut source = intel.reloader();
             // Reading and indexing a large list takes a while: not on the event path. The thread
             // ends at the first check after this Detect is gone.
             let spawned = std::thread::Builder::new().name("ferret-intel".into()).spawn(move || loop {
                 std::thread::sleep(reload_every);
-                match source.poll() {
-                    Ok(None) => {}
-                    Ok(Some(t)) => {
-                        if tx.send(Ok(t)).is_err() {
-                            return;
-                        }
-                    }
-                    Err(e) => {
-                        if tx.send(Err(e)).is_err() {
-                            return;
-                        }
+                if let Some(reloaded) = source.poll().transpose() {
+                    if tx.send(reloaded).is_err() {
+                        return;
                     }
                 }
             });

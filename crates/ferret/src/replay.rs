@@ -10,8 +10,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use ferret_event::Record;
+use ferret_event::{Event, Record};
 
+use crate::findings::Detect;
 use crate::output::Outputs;
 
 #[derive(Debug, Clone)]
@@ -31,7 +32,7 @@ pub struct ReplayOptions {
 pub fn replay(opts: &ReplayOptions) -> Result<ExitCode> {
     let cfg = &opts.config;
     let rules = crate::findings::load_rules(cfg.rules.defaults, &cfg.rules.paths)?;
-    let mut detect = crate::findings::Detect::from_config(rules, cfg, false)?;
+    let mut detect = Detect::from_config(rules, cfg, false)?;
     let mut outputs = Outputs::open(opts.stdout, &opts.outputs)?;
     if opts.raw {
         return replay_raw(opts, &mut detect, &mut outputs);
@@ -47,13 +48,7 @@ pub fn replay(opts: &ReplayOptions) -> Result<ExitCode> {
             match serde_json::from_slice::<Record>(&line) {
                 Ok(Record::Event(ev)) => {
                     events += 1;
-                    for f in detect.event(&ev) {
-                        found += 1;
-                        outputs.write(&Record::Finding(Box::new(f)))?;
-                    }
-                    if opts.events {
-                        outputs.write(&Record::Event(ev))?;
-                    }
+                    found += detect_one(ev, opts.events, &mut detect, &mut outputs)?;
                 }
                 // Findings and stats of the recording are not inputs of detection.
                 Ok(Record::Finding(_)) | Ok(Record::Stats(_)) => {}
@@ -64,17 +59,37 @@ pub fn replay(opts: &ReplayOptions) -> Result<ExitCode> {
             }
         }
     }
+    drain(&mut detect, &mut outputs)?;
+    eprintln!("ferret: replayed {events} events, {found} findings, {bad} bad lines");
+    Ok(if bad > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// Detection on one replayed event, its findings written (and the event, with `events`);
+/// returns how many findings.
+fn detect_one(ev: Box<Event>, events: bool, detect: &mut Detect, outputs: &mut Outputs) -> Result<u64> {
+    let mut found = 0;
+    for f in detect.event(&ev) {
+        found += 1;
+        outputs.write(&Record::Finding(Box::new(f)))?;
+    }
+    if events {
+        outputs.write(&Record::Event(ev))?;
+    }
+    Ok(found)
+}
+
+/// The findings still folding repeats when the input ends.
+fn drain(detect: &mut Detect, outputs: &mut Outputs) -> Result<()> {
     for f in detect.drain() {
         outputs.write(&Record::Finding(Box::new(f)))?;
     }
-    eprintln!("ferret: replayed {events} events, {found} findings, {bad} bad lines");
-    Ok(if bad > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(())
 }
 
 /// Raw recordings: each record is decoded, enriched (offline: no /proc, no hashing) and detected
 /// on, as the live pipeline does. Records that do not decode are counted; a file that is not a
 /// raw recording, or is cut short, stops the replay with its name and offset.
-fn replay_raw(opts: &ReplayOptions, detect: &mut crate::findings::Detect, outputs: &mut Outputs) -> Result<ExitCode> {
+fn replay_raw(opts: &ReplayOptions, detect: &mut Detect, outputs: &mut Outputs) -> Result<ExitCode> {
     let (mut events, mut bad, mut found) = (0u64, 0u64, 0u64);
     for path in &opts.inputs {
         let (header, mut reader) = crate::raw::open(path)?;
@@ -96,18 +111,10 @@ fn replay_raw(opts: &ReplayOptions, detect: &mut crate::findings::Detect, output
             };
             let ev = enricher.enrich(rec).finish(std::time::Duration::ZERO);
             events += 1;
-            for f in detect.event(&ev) {
-                found += 1;
-                outputs.write(&Record::Finding(Box::new(f)))?;
-            }
-            if opts.events {
-                outputs.write(&Record::Event(Box::new(ev)))?;
-            }
+            found += detect_one(Box::new(ev), opts.events, detect, outputs)?;
         }
     }
-    for f in detect.drain() {
-        outputs.write(&Record::Finding(Box::new(f)))?;
-    }
+    drain(detect, outputs)?;
     eprintln!("ferret: replayed {events} raw records, {found} findings, {bad} records that did not decode");
     Ok(if bad > 0 { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
@@ -115,7 +122,7 @@ fn replay_raw(opts: &ReplayOptions, detect: &mut crate::findings::Detect, output
 #[cfg(test)]
 mod tests {
     use super::*;
-    use ferret_event::{DnsInfo, DnsQuestion, Event};
+    use ferret_event::{DnsInfo, DnsQuestion};
 
     fn query(id: &str, time: &str, name: &str) -> String {
         let ev = Event {

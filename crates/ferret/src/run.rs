@@ -312,7 +312,8 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
             }
             if cfg.flows.enabled && Instant::now() >= next_udp_scan {
                 next_udp_scan = Instant::now() + Duration::from_secs(1);
-                for rec in sensor.scan_udp_flows(udp_idle, flow_active, false, &mut udp_reported) {
+                let now = Clock::boot_now_ns();
+                for rec in sensor.scan_udp_flows(now, udp_idle, flow_active, false, &mut udp_reported) {
                     handle(&rec);
                 }
             }
@@ -329,7 +330,7 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         })?;
         // Conversations still going are reported as they stand.
         if cfg.flows.enabled {
-            for rec in sensor.scan_udp_flows(udp_idle, flow_active, true, &mut udp_reported) {
+            for rec in sensor.scan_udp_flows(Clock::boot_now_ns(), udp_idle, flow_active, true, &mut udp_reported) {
                 handle(&rec);
             }
         }
@@ -372,7 +373,7 @@ fn open_interest(cfg: &crate::config::Config, rules: &RuleSet) -> (Vec<String>, 
         }
     }
     for n in need.names {
-        if n.len() <= 63 && !names.contains(&n) {
+        if n.len() <= ferret_rules::interest::MAX_NAME && !names.contains(&n) {
             names.push(n);
         }
     }
