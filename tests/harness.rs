@@ -104,24 +104,21 @@ impl Sensor {
 
     /// Waits until `pred` holds for some event, or panics after `timeout`.
     pub fn wait_for(&self, timeout: Duration, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(v) = self.records().into_iter().find(|v| v["kind"] == "event" && pred(v)) {
-                return v;
-            }
-            assert!(Instant::now() < deadline, "no event: {what}");
-            thread::sleep(Duration::from_millis(50));
-        }
+        self.wait_for_kind("event", timeout, what, pred)
     }
 
     /// Waits until `pred` holds for some finding, or panics after `timeout`.
     pub fn wait_for_finding(&self, timeout: Duration, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        self.wait_for_kind("finding", timeout, what, pred)
+    }
+
+    fn wait_for_kind(&self, kind: &str, timeout: Duration, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
-            if let Some(v) = self.records().into_iter().find(|v| v["kind"] == "finding" && pred(v)) {
+            if let Some(v) = self.records().into_iter().find(|v| v["kind"] == kind && pred(v)) {
                 return v;
             }
-            assert!(Instant::now() < deadline, "no finding: {what}");
+            assert!(Instant::now() < deadline, "no {kind}: {what}");
             thread::sleep(Duration::from_millis(50));
         }
     }

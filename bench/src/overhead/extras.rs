@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context, Result};
 
-use super::setups::{corpus_rules, proc_usage, start_ferret, stop_ferret, wait_running};
+use super::setups::{corpus_rules, proc_usage, start_ferret, stop_ferret, total, wait_running};
 use super::workloads;
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -121,9 +121,8 @@ pub fn stress(bin: &Path, dir: &Path, secs: u64) -> Result<String> {
     let alive = f.child.try_wait()?.is_none();
     let (_, hwm, cpu) = proc_usage(pid);
     let last = stop_ferret(f)?;
-    let dropped: u64 =
-        last["kernel_dropped"].as_object().map(|m| m.values().filter_map(|v| v.as_u64()).sum()).unwrap_or(0);
-    let received: u64 = last["received"].as_object().map(|m| m.values().filter_map(|v| v.as_u64()).sum()).unwrap_or(0);
+    let dropped = total(&last, "kernel_dropped");
+    let received = total(&last, "received");
     let first = rss.first().copied().unwrap_or(0);
     let last_rss = rss.last().copied().unwrap_or(0);
     Ok(format!(

@@ -104,6 +104,11 @@ pub fn stop_ferret(mut r: Ferret) -> Result<serde_json::Value> {
         .context("no final stats record")
 }
 
+/// The sum over record kinds of a per-kind counter of a stats record (`received`, `kernel_dropped`).
+pub fn total(stats: &serde_json::Value, key: &str) -> u64 {
+    stats[key].as_object().map(|m| m.values().filter_map(|v| v.as_u64()).sum()).unwrap_or(0)
+}
+
 /// Resident set (VmRSS, VmHWM) in KiB and CPU seconds of a process.
 pub fn proc_usage(pid: u32) -> (u64, u64, f64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
@@ -307,16 +312,13 @@ impl Active {
         let Some(f) = self.ferret else { return Ok(None) };
         let (_, hwm, cpu) = proc_usage(f.child.id());
         let last = stop_ferret(f)?;
-        let sum = |key: &str| -> u64 {
-            last[key].as_object().map(|m| m.values().filter_map(|v| v.as_u64()).sum()).unwrap_or(0)
-        };
         Ok(Some(Usage {
             setup: self.setup,
             cpu_s: cpu,
             peak_rss_kib: hwm,
             secs,
-            received: sum("received"),
-            dropped: sum("kernel_dropped"),
+            received: total(&last, "received"),
+            dropped: total(&last, "kernel_dropped"),
         }))
     }
 }
