@@ -38,6 +38,7 @@ enum ferret_limits {
 	FERRET_SC_DATA = 20480, /* size of syscall_event.data: 3 paths and aux, each written below 16 KiB */
 	FERRET_AUX_MAX = 512, /* bytes of syscall_event aux */
 	FERRET_DNS_MAX = 512, /* bytes of a DNS message captured (the classic UDP limit) */
+	FERRET_SC_NR_MAX = 1024, /* syscall numbers watched: 0..1023 in each table (native, ia32) */
 };
 
 /* exec_event.flags */

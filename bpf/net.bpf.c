@@ -105,6 +105,13 @@ struct {
 	__type(value, struct flow_event);
 } flow_scratch SEC(".maps");
 
+/* The current task as a BTF pointer, as fill_task wants (these program
+ * types have no bpf_get_current_task_btf). */
+static __always_inline struct task_struct *current_task(void)
+{
+	return bpf_core_cast((void *)bpf_get_current_task(), struct task_struct);
+}
+
 static __always_inline struct flow_event *flow_record(void)
 {
 	__u32 zero = 0;
@@ -204,7 +211,7 @@ int flow_sockops(struct bpf_sock_ops *ops)
 			f->last_report_ns = f->start_ns;
 			f->inbound = op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB;
 			if (op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
-				fill_task(&f->owner, (struct task_struct *)bpf_get_current_task());
+				fill_task(&f->owner, current_task());
 				f->owner_known = 1;
 			}
 		}
@@ -339,7 +346,7 @@ static __always_inline void udp_packet(struct __sk_buff *skb, int egress, __u16 
 		__sync_fetch_and_add(&v->packets_out, 1);
 		/* A send is made in its owner's context. */
 		if (!v->owner_known) {
-			fill_task(&v->owner, (struct task_struct *)bpf_get_current_task());
+			fill_task(&v->owner, current_task());
 			v->owner_known = 1;
 		}
 	} else {
@@ -452,7 +459,7 @@ static __always_inline int handle(struct __sk_buff *skb, int egress)
 	e->hdr.kind = EVENT_DNS;
 	if (egress) {
 		/* Sent from the owner's own context. */
-		fill_task(&e->hdr.task, (struct task_struct *)bpf_get_current_task());
+		fill_task(&e->hdr.task, current_task());
 		e->owner_known = 1;
 		bpf_map_update_elem(&sock_owner, &cookie, &e->hdr.task, BPF_ANY);
 	} else {

@@ -95,10 +95,14 @@ struct {
 /*
  * Read-only opens found uninteresting, by what decides their path (dentry,
  * mount, the task's root, inode), so a file opened again and again is
- * dismissed with one lookup instead of a path walk. A verdict holds only
- * for the generation it was made in: every successful rename, link,
- * symlink, unlink, mount or umount, and every change of the interest set,
- * starts a new one.
+ * dismissed without a path walk. A verdict holds only for the generation it
+ * was made in: every successful rename, link, symlink, unlink, mount or
+ * umount, and every change of the interest set, starts a new one.
+ *
+ * A direct-mapped cache per CPU (a slot per inode number; a collision just
+ * replaces the older verdict): the lookup is inlined array arithmetic with
+ * no helper call, and no other CPU writes a CPU's slots, so an entry is
+ * never half one file's and half another's.
  */
 struct verdict_key {
 	__u64 dentry;
@@ -107,11 +111,18 @@ struct verdict_key {
 	__u64 ino;
 };
 
+struct verdict {
+	struct verdict_key key;
+	__u64 gen;
+};
+
+#define VERDICT_SLOTS 8192
+
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct verdict_key);
-	__type(value, __u64);
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, VERDICT_SLOTS);
+	__type(key, __u32);
+	__type(value, struct verdict);
 } open_verdicts SEC(".maps");
 
 struct {
@@ -134,6 +145,14 @@ struct {
 	__type(key, __u32);
 	__type(value, struct interest_key);
 } interest_scratch SEC(".maps");
+
+/* The arguments of an exit-only syscall (see exit_only). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sc_args);
+} args_scratch SEC(".maps");
 
 /* Which argument is what, per syscall. -1: none. */
 struct sc_spec {
@@ -217,40 +236,57 @@ static __always_inline __u64 arg(struct sc_args *a, __s8 i)
 
 /* ---- entry ---- */
 
-static __always_inline int enter(__u32 sc, int compat, struct pt_regs *regs)
+/*
+ * open and openat need nothing from their entry: their arguments are still
+ * in the registers the kernel saved at entry (out of the caller's reach), and
+ * the path comes from the kernel's file. Taking them at exit spares the flood
+ * of read-only opens a task-storage round trip. (openat2's flags are in user
+ * memory, read at entry.)
+ */
+static __always_inline int exit_only(__u32 sc)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	return sc == SC_OPEN || sc == SC_OPENAT;
+}
+
+/* The syscall's arguments from the registers saved at entry. */
+static __always_inline void regs_args(__u64 *args, int compat, struct pt_regs *regs)
+{
+#if defined(__TARGET_ARCH_x86)
+	if (compat) {
+		/* The ia32 convention: ebx, ecx, edx, esi, edi, ebp. */
+		args[0] = (__u32)regs->bx;
+		args[1] = (__u32)regs->cx;
+		args[2] = (__u32)regs->dx;
+		args[3] = (__u32)regs->si;
+		args[4] = (__u32)regs->di;
+		args[5] = (__u32)regs->bp;
+		return;
+	}
+#endif
+	/* (on arm64 these read orig_x0 for the first: x0 holds the return value at exit) */
+	args[0] = PT_REGS_PARM1_SYSCALL(regs);
+	args[1] = PT_REGS_PARM2_SYSCALL(regs);
+	args[2] = PT_REGS_PARM3_SYSCALL(regs);
+	args[3] = PT_REGS_PARM4_SYSCALL(regs);
+	args[4] = PT_REGS_PARM5_SYSCALL(regs);
+	args[5] = PT_REGS_PARM6_SYSCALL(regs);
+}
+
+static __always_inline int enter(__u32 sc, int compat, struct pt_regs *regs, struct task_struct *task)
+{
 	struct sc_spec sp = spec_of(sc);
 	struct sc_args *a;
 
-	if (self_tgid && (pid_tgid >> 32) == self_tgid)
+	if (self_tgid && task->tgid == self_tgid)
 		return 0;
-	if (sc >= SC_MAX)
+	if (sc >= SC_MAX || exit_only(sc))
 		return 0;
-	a = bpf_task_storage_get(&sc_inflight, bpf_get_current_task_btf(), 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	a = bpf_task_storage_get(&sc_inflight, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!a)
 		return 0;
 	a->sc = 0; /* nothing pending until this entry is complete */
 	a->compat = compat;
-#if defined(__TARGET_ARCH_x86)
-	if (compat) {
-		/* The ia32 convention: ebx, ecx, edx, esi, edi, ebp. */
-		a->args[0] = (__u32)regs->bx;
-		a->args[1] = (__u32)regs->cx;
-		a->args[2] = (__u32)regs->dx;
-		a->args[3] = (__u32)regs->si;
-		a->args[4] = (__u32)regs->di;
-		a->args[5] = (__u32)regs->bp;
-	} else
-#endif
-	{
-		a->args[0] = PT_REGS_PARM1_SYSCALL(regs);
-		a->args[1] = PT_REGS_PARM2_SYSCALL(regs);
-		a->args[2] = PT_REGS_PARM3_SYSCALL(regs);
-		a->args[3] = PT_REGS_PARM4_SYSCALL(regs);
-		a->args[4] = PT_REGS_PARM5_SYSCALL(regs);
-		a->args[5] = PT_REGS_PARM6_SYSCALL(regs);
-	}
+	regs_args(a->args, compat, regs);
 	/* mmap and mprotect matter only when they make memory executable. */
 	if ((sc == SC_MMAP || sc == SC_MPROTECT) && !(a->args[2] & PROT_EXEC))
 		return 0;
@@ -276,6 +312,8 @@ static __always_inline int enter(__u32 sc, int compat, struct pt_regs *regs)
 	a->sc = sc;
 	return 0;
 }
+
+#define SLOT (FERRET_SC_DATA - FERRET_PATH_MAX) /* 16384: offsets are masked below it */
 
 /* ---- de-duplication ---- */
 
@@ -330,9 +368,31 @@ static __always_inline int plain_args(__u32 sc)
 	}
 }
 
+/* FNV-1a over the aux bytes (a unix socket's path, or the caller's sockaddr),
+ * which end at data[end). */
+static __always_inline __u64 aux_hash(struct syscall_event *e, __u32 end)
+{
+	char buf[128] = {};
+	__u32 n = e->aux_len < sizeof(buf) ? e->aux_len : sizeof(buf);
+	__u64 h = 0xcbf29ce484222325ULL;
+
+	if (n > end)
+		return 0;
+	barrier_var(n);
+	if (n > sizeof(buf) || bpf_probe_read_kernel(buf, n, &e->data[(end - n) & (SLOT - 1)]))
+		return 0;
+	for (int i = 0; i < sizeof(buf); i++) {
+		if (i >= n)
+			break;
+		h = (h ^ (__u8)buf[i]) * 0x100000001b3ULL;
+	}
+	return h;
+}
+
 /* Returns 1 if the event repeats one sent within the window (and counts it);
- * otherwise records it and sets e->repeats to the count suppressed before. */
-static __always_inline int repeated(struct syscall_event *e, __u32 tgid)
+ * otherwise records it and sets e->repeats to the count suppressed before.
+ * `end` is where the event's data ends (aux is last). */
+static __always_inline int repeated(struct syscall_event *e, __u32 tgid, __u32 end)
 {
 	__u32 zero = 0;
 	struct dedup_key *k;
@@ -349,10 +409,21 @@ static __always_inline int repeated(struct syscall_event *e, __u32 tgid)
 	k->tgid = tgid;
 	k->sc = e->sc;
 	k->ret = e->ret < 0 ? e->ret : 0;
-	k->ino = e->file.ino;
-	k->dev = e->file.dev;
 	k->rport = e->sock.rport;
 	__builtin_memcpy(k->raddr, e->sock.raddr, 16);
+	if (e->sc == SC_SOCKET || e->sc == SC_CONNECT) {
+		/* A new socket's inode (and its name, socket:[ino]) says nothing:
+		 * these repeat by their arguments and their peer. */
+		if (e->sc == SC_SOCKET) {
+			k->a0 = e->args[0] | (e->args[2] << 32); /* family, protocol */
+			k->a1 = e->args[1]; /* type */
+		} else {
+			k->a1 = aux_hash(e, end); /* a unix peer's path */
+		}
+		goto lookup;
+	}
+	k->ino = e->file.ino;
+	k->dev = e->file.dev;
 	k->path_len = e->path_len;
 	if (plain_args(e->sc)) {
 		k->a0 = e->args[0];
@@ -369,6 +440,7 @@ static __always_inline int repeated(struct syscall_event *e, __u32 tgid)
 		if (n <= sizeof(k->head))
 			bpf_probe_read_kernel(k->head, n, e->data);
 	}
+lookup:
 	now = bpf_ktime_get_boot_ns();
 	v = bpf_map_lookup_elem(&dedup, k);
 	if (v && now - v->last_ns < dedup_window_ns) {
@@ -420,7 +492,6 @@ static __always_inline struct file *fd_file(struct task_struct *task, __u64 fd)
 	return f ? bpf_core_cast(f, struct file) : 0;
 }
 
-#define SLOT (FERRET_SC_DATA - FERRET_PATH_MAX) /* 16384: offsets are masked below it */
 
 /* Copies a resolved kernel path into data at off; returns its length. */
 static __always_inline __u32 put_kpath(struct syscall_event *e, __u32 off, const struct path *path, struct task_struct *task,
@@ -439,19 +510,22 @@ static __always_inline __u32 put_ustr(struct syscall_event *e, __u32 off, const 
 	return n > 0 ? n - 1 : 0;
 }
 
+/* f is a BTF pointer (fd_file): direct loads, each cheaper than a
+ * bpf_probe_read_kernel call, on this path taken for every reported event. */
 static __always_inline void file_info(struct syscall_event *e, struct file *f)
 {
-	struct inode *inode = BPF_CORE_READ(f, f_inode);
+	struct inode *inode = f->f_inode;
+	struct super_block *sb = inode->i_sb;
 
-	e->file.ino = BPF_CORE_READ(inode, i_ino);
-	e->file.size = BPF_CORE_READ(inode, i_size);
-	e->file.dev = BPF_CORE_READ(inode, i_sb, s_dev);
-	e->file.mode = BPF_CORE_READ(inode, i_mode);
-	e->file.nlink = BPF_CORE_READ(inode, __i_nlink);
-	e->file.uid = BPF_CORE_READ(inode, i_uid.val);
-	e->file.fs_magic = BPF_CORE_READ(inode, i_sb, s_magic);
+	e->file.ino = inode->i_ino;
+	e->file.size = inode->i_size;
+	e->file.dev = sb->s_dev;
+	e->file.mode = inode->i_mode;
+	e->file.nlink = inode->__i_nlink;
+	e->file.uid = inode->i_uid.val;
+	e->file.fs_magic = sb->s_magic;
 	e->flags |= SC_F_FILE;
-	if (inode_in_upper_layer(inode))
+	if (e->file.fs_magic == OVERLAYFS_SUPER_MAGIC && inode_in_upper_layer(inode))
 		e->flags |= SC_F_UPPER_LAYER;
 }
 
@@ -460,25 +534,25 @@ static __always_inline void file_info(struct syscall_event *e, struct file *f)
  * aux length written at off. */
 static __always_inline __u32 sock_info(struct syscall_event *e, struct file *f, __u32 off)
 {
-	struct socket *sock = BPF_CORE_READ(f, private_data);
-	struct sock *sk = BPF_CORE_READ(sock, sk);
+	struct socket *sock = f->private_data ? bpf_core_cast(f->private_data, struct socket) : 0;
+	struct sock *sk = sock ? sock->sk : 0;
 	__u16 family;
 
 	if (!sk)
 		return 0;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	family = sk->__sk_common.skc_family;
 	e->flags |= SC_F_SOCK;
 	e->sock.family = family;
-	e->sock.type = BPF_CORE_READ(sk, sk_type);
-	e->sock.protocol = BPF_CORE_READ(sk, sk_protocol);
-	e->sock.state = BPF_CORE_READ(sk, __sk_common.skc_state);
-	e->sock.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	e->sock.rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	e->sock.type = sk->sk_type;
+	e->sock.protocol = sk->sk_protocol;
+	e->sock.state = sk->__sk_common.skc_state;
+	e->sock.lport = sk->__sk_common.skc_num;
+	e->sock.rport = bpf_ntohs(sk->__sk_common.skc_dport);
 	/* Made by the flow program at connect and accept (bpf_get_socket_cookie). */
-	e->sock.cookie = BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+	e->sock.cookie = sk->__sk_common.skc_cookie.counter;
 	if (family == AF_INET) {
-		__u32 l = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
-		__u32 r = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+		__u32 l = sk->__sk_common.skc_rcv_saddr;
+		__u32 r = sk->__sk_common.skc_daddr;
 		__builtin_memcpy(e->sock.laddr, &l, 4);
 		__builtin_memcpy(e->sock.raddr, &r, 4);
 	} else if (family == AF_INET6) {
@@ -507,8 +581,7 @@ static __always_inline __u32 sock_info(struct syscall_event *e, struct file *f, 
 
 static __always_inline int is_socket(struct file *f)
 {
-	umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
-	return (mode & S_IFMT) == S_IFSOCK;
+	return (f->f_inode->i_mode & S_IFMT) == S_IFSOCK;
 }
 
 /* Whether a read-only open of the path at data[0..len) is of interest. */
@@ -569,21 +642,42 @@ static __always_inline int sig_differs(const char *sig, __u32 sig_len, struct sy
 
 /* ---- exit ---- */
 
+static __always_inline __u32 verdict_slot(struct verdict_key *k)
+{
+	/* By inode number: the verifier allows no arithmetic on the pointers. */
+	__u64 h = k->ino ^ (k->ino >> 13) ^ (k->ino >> 26);
+	return (__u32)h & (VERDICT_SLOTS - 1);
+}
+
 /* Dismisses a read-only open already judged uninteresting in this generation. */
 static __always_inline int known_uninteresting(struct file *f, struct task_struct *task, struct verdict_key *k,
 					       __u64 *gen)
 {
-	__u32 zero = 0;
+	__u32 zero = 0, slot;
 	__u64 *g = bpf_map_lookup_elem(&path_generation, &zero);
-	__u64 *v;
+	struct verdict *v;
 
 	k->dentry = (__u64)f->f_path.dentry;
 	k->mnt = (__u64)f->f_path.mnt;
 	k->root = (__u64)task->fs->root.dentry;
 	k->ino = f->f_inode->i_ino;
 	*gen = g ? *g : 0;
-	v = bpf_map_lookup_elem(&open_verdicts, k);
-	return v && *v == *gen;
+	slot = verdict_slot(k);
+	v = bpf_map_lookup_elem(&open_verdicts, &slot);
+	return v && v->gen == *gen && v->key.dentry == k->dentry && v->key.mnt == k->mnt && v->key.root == k->root &&
+	       v->key.ino == k->ino;
+}
+
+/* Remembers that a read-only open of this file was found uninteresting. */
+static __always_inline void remember_uninteresting(struct verdict_key *k, __u64 gen)
+{
+	__u32 slot = verdict_slot(k);
+	struct verdict *v = bpf_map_lookup_elem(&open_verdicts, &slot);
+
+	if (v) {
+		v->key = *k;
+		v->gen = gen;
+	}
 }
 
 static __always_inline void new_path_generation(void)
@@ -594,20 +688,40 @@ static __always_inline void new_path_generation(void)
 		__sync_fetch_and_add(g, 1);
 }
 
-static __always_inline int exit_sc(__u32 sc, int compat, long ret)
+static __always_inline int exit_sc(__u32 sc, int compat, long ret, struct pt_regs *regs, struct task_struct *task)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct sc_args *a = bpf_task_storage_get(&sc_inflight, task, 0, 0);
 	struct syscall_event *e;
+	struct sc_args *a;
 	struct sc_spec sp;
 	struct file *f = 0;
 	struct verdict_key vkey = {};
 	__u64 gen = 0;
 	__u32 zero = 0, off = 0, pflags = 0;
 
-	if (!a || a->sc != sc || a->compat != compat)
-		return 0;
-	a->sc = 0; /* consumed: from here on `sc` names it */
+	if (exit_only(sc)) {
+		if (self_tgid && task->tgid == self_tgid)
+			return 0;
+		a = bpf_map_lookup_elem(&args_scratch, &zero);
+		if (!a)
+			return 0;
+		regs_args(a->args, compat, regs);
+		a->open_flags = 0;
+		a->sig_len = a->sig2_len = 0;
+		/* The flood: a read-only open of a file already judged uninteresting
+		 * ends here, before the event buffer is touched. */
+		if (ret >= 0 && !open_writes(a, sc)) {
+			f = fd_file(task, ret);
+			if (f && known_uninteresting(f, task, &vkey, &gen)) {
+				count(COUNTER_OPEN_FILTERED);
+				return 0;
+			}
+		}
+	} else {
+		a = bpf_task_storage_get(&sc_inflight, task, 0, 0);
+		if (!a || a->sc != sc || a->compat != compat)
+			return 0;
+		a->sc = 0; /* consumed: from here on `sc` names it */
+	}
 	e = bpf_map_lookup_elem(&sc_scratch, &zero);
 	if (!e) {
 		count(COUNTER_SCRATCH_MISS);
@@ -626,7 +740,9 @@ static __always_inline int exit_sc(__u32 sc, int compat, long ret)
 		e->args[2] = a->open_flags; /* how.flags in place of the struct pointer */
 
 	/* The main path: the kernel's file when there is one, else the caller's string. */
-	if (sp.ret_fd && ret >= 0)
+	if (f)
+		; /* an open's file, found above */
+	else if (sp.ret_fd && ret >= 0)
 		f = fd_file(task, ret);
 	else if (sp.fd >= 0 && !(sc == SC_UTIMENSAT && arg(a, sp.path) != 0) &&
 		 !(sc == SC_MMAP && (a->args[3] & MAP_ANONYMOUS)))
@@ -635,17 +751,22 @@ static __always_inline int exit_sc(__u32 sc, int compat, long ret)
 		/* The mapping's file, if any, found from the address. */
 		struct vma_ctx c = {};
 		bpf_find_vma(task, a->args[0], vma_file, &c, 0);
-		f = c.file;
+		f = c.file ? bpf_core_cast(c.file, struct file) : 0;
 	}
 
-	if (f && sp.is_open && !open_writes(a, sc) && known_uninteresting(f, task, &vkey, &gen)) {
+	if (f && sp.is_open && !exit_only(sc) && !open_writes(a, sc) && known_uninteresting(f, task, &vkey, &gen)) {
 		count(COUNTER_OPEN_FILTERED);
 		return 0;
 	}
 	if (f) {
 		struct path_buf *pb;
 		file_info(e, f);
-		e->path_len = put_kpath(e, off, &f->f_path, task, &pflags);
+		/* A socket's dentry has no name (the kernel makes up socket:[ino],
+		 * as userspace does from the inode): no walk. */
+		if ((e->file.mode & S_IFMT) == S_IFSOCK)
+			pflags = PATH_R_UNREACHABLE;
+		else
+			e->path_len = put_kpath(e, off, &f->f_path, task, &pflags);
 		e->flags |= SC_F_PATH_KERNEL;
 		if (pflags & PATH_R_TRUNCATED)
 			e->flags |= SC_F_PATH_TRUNCATED;
@@ -655,7 +776,7 @@ static __always_inline int exit_sc(__u32 sc, int compat, long ret)
 		if (sp.is_open && !open_writes(a, sc)) {
 			pb = path_scratch_buf();
 			if (!interesting(e, e->path_len, pb)) {
-				bpf_map_update_elem(&open_verdicts, &vkey, &gen, BPF_ANY);
+				remember_uninteresting(&vkey, gen);
 				count(COUNTER_OPEN_FILTERED);
 				return 0;
 			}
@@ -748,7 +869,7 @@ static __always_inline int exit_sc(__u32 sc, int compat, long ret)
 			break;
 		}
 	}
-	if (repeated(e, BPF_CORE_READ(task, tgid)))
+	if (repeated(e, BPF_CORE_READ(task, tgid), off))
 		return 0;
 	fill_header(&e->hdr, EVENT_SYSCALL, task);
 	send(e, off);
@@ -764,23 +885,18 @@ static __always_inline int exit_sc(__u32 sc, int compat, long ret)
  * passes the same raw tracepoint to reach them, and detaching 124 of them
  * took seconds of RCU grace periods.)
  */
-#define SC_NR_MAX 1024
+#define SC_NR_MAX FERRET_SC_NR_MAX
 
+/* Keys 0..SC_NR_MAX-1 are the native table; SC_NR_MAX + nr the 32-bit one:
+ * ia32 processes, and 64-bit ones that use `int 0x80` to slip past monitors
+ * watching only the 64-bit table. One map with a constant pointer, so the
+ * verifier inlines the lookup (two maps chosen at run time cost a call). */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, SC_NR_MAX);
+	__uint(max_entries, 2 * SC_NR_MAX);
 	__type(key, __u32);
 	__type(value, __u32);
 } sc_by_nr SEC(".maps");
-
-/* The same for the 32-bit syscall table: ia32 processes, and 64-bit ones
- * that use `int 0x80` to slip past monitors watching only the 64-bit one. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, SC_NR_MAX);
-	__type(key, __u32);
-	__type(value, __u32);
-} sc_by_nr_ia32 SEC(".maps");
 
 #define TS_COMPAT 0x0002 /* x86 thread_info.status: in a 32-bit syscall */
 
@@ -793,26 +909,54 @@ static __always_inline int in_compat_syscall(struct task_struct *task)
 #endif
 }
 
-static __always_inline __u32 watched(long nr, int compat)
+/* ferret's id for syscall nr in one table (0: not watched). */
+static __always_inline __u32 sc_of(long nr, int compat)
 {
-	__u32 key = (__u32)nr;
+	__u32 key = (__u32)nr + (compat ? SC_NR_MAX : 0);
 	__u32 *sc;
 
 	if (nr < 0 || nr >= SC_NR_MAX)
 		return 0;
-	sc = bpf_map_lookup_elem(compat ? (void *)&sc_by_nr_ia32 : (void *)&sc_by_nr, &key);
+	sc = bpf_map_lookup_elem(&sc_by_nr, &key);
 	return sc ? *sc : 0;
+}
+
+/*
+ * Which table a syscall came through needs the task (a helper call). Most
+ * syscalls are watched in neither table, so both are looked up first (inlined
+ * array loads) and the task is fetched only when one of them names it. At
+ * entry, an exit-only syscall counts as unwatched.
+ */
+static __always_inline __u32 watched(long nr, int at_entry, struct task_struct **task, int *compat)
+{
+	__u32 native = sc_of(nr, 0), ia32 = 0;
+
+#if defined(__TARGET_ARCH_x86)
+	ia32 = sc_of(nr, 1);
+#endif
+	if (at_entry) {
+		if (exit_only(native))
+			native = 0;
+		if (exit_only(ia32))
+			ia32 = 0;
+	}
+	if (!native && !ia32)
+		return 0;
+	*task = bpf_get_current_task_btf();
+	*compat = in_compat_syscall(*task);
+	return *compat ? ia32 : native;
 }
 
 SEC("tp_btf/sys_enter")
 int BPF_PROG(sys_enter_any, struct pt_regs *regs, long id)
 {
-	int compat = in_compat_syscall(bpf_get_current_task_btf());
-	__u32 sc = watched(id, compat);
+	struct task_struct *task = 0;
+	int compat = 0;
+	__u32 sc = watched(id, 1, &task, &compat);
 
-	if (!sc)
+	if (!sc || !task)
 		return 0;
-	return enter(sc, compat, regs);
+	return enter(sc, compat, regs, task);
 }
 
 SEC("tp_btf/sys_exit")
@@ -825,10 +969,11 @@ int BPF_PROG(sys_exit_any, struct pt_regs *regs, long ret)
 #else
 #error "ferret: the syscall number at sys_exit is not known for this architecture"
 #endif
-	int compat = in_compat_syscall(bpf_get_current_task_btf());
-	__u32 sc = watched(nr, compat);
+	struct task_struct *task = 0;
+	int compat = 0;
+	__u32 sc = watched(nr, 0, &task, &compat);
 
-	if (!sc)
+	if (!sc || !task)
 		return 0;
-	return exit_sc(sc, compat, ret);
+	return exit_sc(sc, compat, ret, regs, task);
 }

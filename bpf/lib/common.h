@@ -66,43 +66,47 @@ static __always_inline void submit(void *rec, __u64 size, __u32 kind)
 
 static __always_inline __u32 task_ns_pid(struct task_struct *task)
 {
-	struct pid *pid = BPF_CORE_READ(task, thread_pid);
-	unsigned int level = BPF_CORE_READ(pid, level);
+	struct pid *pid = task->thread_pid;
+	unsigned int level = pid->level;
+	/* A variable index: the verifier wants a read, not a direct load. */
 	return BPF_CORE_READ(pid, numbers[level].nr);
 }
 
 static __always_inline __u64 task_cgroup_id(struct task_struct *task)
 {
-	struct kernfs_node *kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
-	if (!kn)
-		return 0;
-	return BPF_CORE_READ(kn, id);
+	struct kernfs_node *kn = task->cgroups->dfl_cgrp->kn;
+	return kn ? kn->id : 0;
 }
 
-/* Fills the acting-task snapshot from `task` (any task, not only current). */
+/*
+ * The task's identity for a record. `task` must be a BTF pointer
+ * (bpf_get_current_task_btf, a tp_btf argument, or bpf_core_cast): the fields
+ * are direct loads, because every record pays for this and each
+ * bpf_probe_read_kernel call it replaces costs a helper call.
+ */
 static __always_inline void fill_task(struct task_ctx *t, struct task_struct *task)
 {
-	struct task_struct *leader = BPF_CORE_READ(task, group_leader);
-	struct task_struct *parent = BPF_CORE_READ(task, real_parent);
-	const struct cred *cred = BPF_CORE_READ(task, cred);
+	struct task_struct *leader = task->group_leader;
+	struct task_struct *parent = task->real_parent;
+	const struct cred *cred = task->cred;
 
-	t->pid = BPF_CORE_READ(task, tgid);
-	t->tid = BPF_CORE_READ(task, pid);
-	t->ppid = BPF_CORE_READ(parent, tgid);
-	t->start_boottime = BPF_CORE_READ(leader, start_boottime);
-	t->parent_start_boottime = BPF_CORE_READ(parent, group_leader, start_boottime);
+	t->pid = task->tgid;
+	t->tid = task->pid;
+	t->ppid = parent->tgid;
+	t->start_boottime = leader->start_boottime;
+	t->parent_start_boottime = parent->group_leader->start_boottime;
 	t->ns_pid = task_ns_pid(leader);
 	t->cgroup_id = task_cgroup_id(task);
-	t->uid = BPF_CORE_READ(cred, uid.val);
-	t->euid = BPF_CORE_READ(cred, euid.val);
-	t->gid = BPF_CORE_READ(cred, gid.val);
-	t->egid = BPF_CORE_READ(cred, egid.val);
+	t->uid = cred->uid.val;
+	t->euid = cred->euid.val;
+	t->gid = cred->gid.val;
+	t->egid = cred->egid.val;
 	/* kernel_cap_t is 8 bytes in every layout (u64 val, or u32 cap[2] before 6.3). */
 	BPF_CORE_READ_INTO(&t->cap_effective, cred, cap_effective);
 	BPF_CORE_READ_INTO(&t->cap_permitted, cred, cap_permitted);
 	if (bpf_core_field_exists(task->loginuid)) {
-		t->loginuid = BPF_CORE_READ(task, loginuid.val);
-		t->sessionid = BPF_CORE_READ(task, sessionid);
+		t->loginuid = task->loginuid.val;
+		t->sessionid = task->sessionid;
 	} else {
 		t->loginuid = (__u32)-1;
 		t->sessionid = (__u32)-1;

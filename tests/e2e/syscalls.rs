@@ -273,6 +273,46 @@ fn repeated_identical_events_are_folded_in_the_kernel_with_a_count() {
 }
 
 #[test]
+fn repeated_connects_fold_by_peer_not_by_socket() {
+    let sensor = Sensor::start(&[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (a, b) = (dir.path().join("a.sock"), dir.path().join("b.sock"));
+    // 20 new sockets connected to one TCP listener, then 10 to each of two unix listeners:
+    // every socket is new (its own inode), but socket() and connect() repeat by arguments and peer.
+    let py = format!(
+        "import socket\nl = socket.socket(); l.bind(('127.0.0.93', 0)); l.listen(64)\n\
+         for _ in range(20):\n    c = socket.create_connection(l.getsockname()); s, _ = l.accept(); c.close(); s.close()\n\
+         us = []\nfor p in ({a:?}, {b:?}):\n    u = socket.socket(socket.AF_UNIX); u.bind(p); u.listen(64); us.append(u)\n\
+         for p in ({a:?}, {b:?}):\n    for _ in range(10):\n        c = socket.socket(socket.AF_UNIX); c.connect(p); c.close()\n",
+        a = a.display().to_string(),
+        b = b.display().to_string()
+    );
+    let mut child = Command::new(PYTHON).args(["-c", &py]).spawn().expect("python3");
+    let pid = Value::from(child.id());
+    assert!(child.wait().expect("wait").success());
+    sensor.wait_for(WAIT, "the connect to b", |v| {
+        v["type"] == "net_connect"
+            && v["process"]["pid"] == pid
+            && v["net"]["remote"]["path"].as_str().is_some_and(|p| p.ends_with("b.sock"))
+    });
+    let (_, _, recs) = sensor.stop();
+    let evs = of_pid(&recs, &pid);
+    let connects: Vec<&Value> = evs.iter().filter(|v| v["type"] == "net_connect").collect();
+    let tcp = connects.iter().filter(|v| v["net"]["remote"]["ip"] == "127.0.0.93").count();
+    assert_eq!(tcp, 1, "20 connects to one peer within the window are sent once: {connects:#?}");
+    for sock in ["a.sock", "b.sock"] {
+        let n =
+            connects.iter().filter(|v| v["net"]["remote"]["path"].as_str().is_some_and(|p| p.ends_with(sock))).count();
+        assert_eq!(n, 1, "one connect event for unix peer {sock}");
+    }
+    // Accepts are not folded: each carries the cookie that names its connection's flow owner.
+    let accepts = evs.iter().filter(|v| v["type"] == "net_accept").count();
+    assert_eq!(accepts, 20);
+    let last = recs.iter().rev().find(|v| v["kind"] == "stats").expect("stats");
+    assert!(last["kernel_other"]["deduped"].as_u64() >= Some(19 + 18 + 19), "{}", last["kernel_other"]);
+}
+
+#[test]
 fn hostile_paths_are_exact_escaped_or_flagged() {
     let sensor = Sensor::start(&[]);
     let truth = run_helper("badpaths.py", &[]);

@@ -40,6 +40,8 @@ pub mod limits {
     pub const FAILED_ARGS: u32 = L::FERRET_FAILED_ARGS.0;
     /// Bytes per argv entry for a failed exec.
     pub const FAILED_ARG_LEN: u32 = L::FERRET_FAILED_ARG_LEN.0;
+    /// Syscall numbers the programs can watch, per table (native, ia32).
+    pub const SC_NR_MAX: u32 = L::FERRET_SC_NR_MAX.0;
 }
 
 /// Why a record could not be decoded.

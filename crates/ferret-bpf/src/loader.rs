@@ -306,12 +306,14 @@ impl Sensor {
                 .update(&key.to_ne_bytes(), &id.0.to_ne_bytes(), MapFlags::ANY)
                 .with_context(|| format!("watching {name}"))?;
         }
+        // The 32-bit table follows the native one in the same map (syscalls.bpf.c).
         #[cfg(target_arch = "x86_64")]
         for (nr, name, id) in SYSCALL_HOOKS_IA32 {
+            let key = crate::decode::limits::SC_NR_MAX + nr;
             syscalls
                 .maps
-                .sc_by_nr_ia32
-                .update(&nr.to_ne_bytes(), &id.0.to_ne_bytes(), MapFlags::ANY)
+                .sc_by_nr
+                .update(&key.to_ne_bytes(), &id.0.to_ne_bytes(), MapFlags::ANY)
                 .with_context(|| format!("watching ia32 {name}"))?;
         }
         syscalls.attach().context("attaching the syscall programs")?;
