@@ -175,6 +175,18 @@ enum syscall_flags {
 	SC_F_PATH2_CHANGED = 1u << 9,
 	SC_F_COMPAT = 1u << 10, /* made through the 32-bit (ia32) syscall entry */
 	SC_F_UPPER_LAYER = 1u << 11, /* `file` lives in an overlayfs upper layer: written inside the container */
+	SC_F_MULTIPLEXED = 1u << 12, /* made through an ia32 multiplexer (socketcall, old mmap): args read from user memory */
+	SC_F_ARGS_CHANGED = 1u << 13, /* those args read at entry and at exit differ: a swap attempt */
+};
+
+/*
+ * Values of the syscall-number map that are not syscall_ids: the ia32
+ * multiplexers, whose real call and arguments are in user memory, decoded
+ * at entry into the syscall_id they stand for.
+ */
+enum sc_multiplexer {
+	SC_MUX_SOCKETCALL = 1000, /* socketcall(call, u32 args[]) */
+	SC_MUX_OLD_MMAP = 1001, /* mmap(struct mmap_arg_struct *): six u32 */
 };
 
 /* Inode of a resolved file. */

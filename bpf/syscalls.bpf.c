@@ -30,6 +30,7 @@ const volatile __u64 dedup_window_ns = 0;
 struct syscall_event *_keep_syscall_event;
 enum syscall_id _keep_syscall_id;
 enum syscall_flags _keep_syscall_flags;
+enum sc_multiplexer _keep_sc_multiplexer;
 
 #define O_ACCMODE 00000003
 #define O_CREAT 00000100
@@ -82,6 +83,10 @@ struct sc_args {
 	char sig2[32]; /* first bytes of the second path at entry */
 	__u32 sig2_len;
 	__u32 compat; /* made through the ia32 entry */
+	__u32 mux; /* the sc_multiplexer it came through, or 0 */
+	__u32 mux_len; /* bytes of args read from user memory */
+	__u32 mux_args[6]; /* as read at entry, to compare at exit */
+	__u64 mux_ptr; /* where they are in user memory */
 };
 
 /* Per-task storage: a pointer in the task, no hashing on the hot path. */
@@ -272,21 +277,79 @@ static __always_inline void regs_args(__u64 *args, int compat, struct pt_regs *r
 	args[5] = PT_REGS_PARM6_SYSCALL(regs);
 }
 
+/* The syscall_id a socketcall `call` stands for, and its argument count. */
+static __always_inline __u32 socketcall_id(__u64 call, __u32 *nargs)
+{
+	switch (call) {
+	case 1: *nargs = 3; return SC_SOCKET; /* SYS_SOCKET */
+	case 2: *nargs = 3; return SC_BIND;
+	case 3: *nargs = 3; return SC_CONNECT;
+	case 4: *nargs = 2; return SC_LISTEN;
+	case 5: *nargs = 3; return SC_ACCEPT;
+	case 18: *nargs = 4; return SC_ACCEPT4;
+	default: return 0;
+	}
+}
+
+/* Reads a multiplexer's u32 argument array from user memory. */
+static __always_inline int read_mux_args(__u32 *dst, __u32 n, __u64 uptr)
+{
+	__u32 bytes = n * 4;
+
+	if (bytes > 24)
+		bytes = 24;
+	return bpf_probe_read_user(dst, bytes & 31, (void *)uptr);
+}
+
+/*
+ * socketcall and the old ia32 mmap: the real call's arguments, from the
+ * user array (the kernel copies the same array right after this). The copy
+ * is kept and compared at exit, so a thread rewriting it meanwhile is
+ * flagged. Returns the syscall_id, or 0 when not watched.
+ */
+static __always_inline __u32 demux(struct sc_args *a, __u32 mux)
+{
+	__u32 n = 6, sc = SC_MMAP;
+
+	if (mux == SC_MUX_SOCKETCALL) {
+		sc = socketcall_id(a->args[0], &n);
+		if (!sc)
+			return 0;
+	}
+	__u64 uptr = mux == SC_MUX_SOCKETCALL ? a->args[1] : a->args[0];
+	__builtin_memset(a->mux_args, 0, sizeof(a->mux_args));
+	if (read_mux_args(a->mux_args, n, uptr))
+		return 0;
+	for (int i = 0; i < 6; i++)
+		a->args[i] = a->mux_args[i];
+	a->mux = mux;
+	a->mux_len = n * 4;
+	a->mux_ptr = uptr;
+	return sc;
+}
+
 static __always_inline int enter(__u32 sc, int compat, struct pt_regs *regs, struct task_struct *task)
 {
-	struct sc_spec sp = spec_of(sc);
+	struct sc_spec sp;
 	struct sc_args *a;
 
 	if (self_tgid && task->tgid == self_tgid)
 		return 0;
-	if (sc >= SC_MAX || exit_only(sc))
+	if ((sc >= SC_MAX && sc != SC_MUX_SOCKETCALL && sc != SC_MUX_OLD_MMAP) || exit_only(sc))
 		return 0;
 	a = bpf_task_storage_get(&sc_inflight, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!a)
 		return 0;
 	a->sc = 0; /* nothing pending until this entry is complete */
 	a->compat = compat;
+	a->mux = 0;
 	regs_args(a->args, compat, regs);
+	if (sc == SC_MUX_SOCKETCALL || sc == SC_MUX_OLD_MMAP) {
+		sc = demux(a, sc);
+		if (!sc || sc >= SC_MAX)
+			return 0;
+	}
+	sp = spec_of(sc);
 	/* mmap and mprotect matter only when they make memory executable. */
 	if ((sc == SC_MMAP || sc == SC_MPROTECT) && !(a->args[2] & PROT_EXEC))
 		return 0;
@@ -330,6 +393,8 @@ struct dedup_key {
 	__u8 raddr[16];
 	__u64 a0;
 	__u64 a1;
+	__u32 entry; /* SC_F_COMPAT and SC_F_MULTIPLEXED: how the call was made */
+	__u32 _pad;
 	char head[32];
 };
 
@@ -409,6 +474,7 @@ static __always_inline int repeated(struct syscall_event *e, __u32 tgid, __u32 e
 	k->tgid = tgid;
 	k->sc = e->sc;
 	k->ret = e->ret < 0 ? e->ret : 0;
+	k->entry = e->flags & (SC_F_COMPAT | SC_F_MULTIPLEXED);
 	k->rport = e->sock.rport;
 	__builtin_memcpy(k->raddr, e->sock.raddr, 16);
 	if (e->sc == SC_SOCKET || e->sc == SC_CONNECT) {
@@ -718,7 +784,14 @@ static __always_inline int exit_sc(__u32 sc, int compat, long ret, struct pt_reg
 		}
 	} else {
 		a = bpf_task_storage_get(&sc_inflight, task, 0, 0);
-		if (!a || a->sc != sc || a->compat != compat)
+		if (!a)
+			return 0;
+		if (sc == SC_MUX_SOCKETCALL || sc == SC_MUX_OLD_MMAP) {
+			if (a->mux != sc)
+				return 0;
+			sc = a->sc; /* the call it stood for */
+		}
+		if (!sc || sc >= SC_MAX || a->sc != sc || a->compat != compat)
 			return 0;
 		a->sc = 0; /* consumed: from here on `sc` names it */
 	}
@@ -731,6 +804,15 @@ static __always_inline int exit_sc(__u32 sc, int compat, long ret, struct pt_reg
 	e->sc = sc;
 	e->ret = ret;
 	e->flags = compat ? SC_F_COMPAT : 0;
+	if (!exit_only(sc) && a->mux) {
+		__u32 now[6] = {};
+		e->flags |= SC_F_MULTIPLEXED;
+		if (read_mux_args(now, a->mux_len / 4, a->mux_ptr))
+			e->flags |= SC_F_ARGS_CHANGED;
+		for (int i = 0; i < 6; i++)
+			if (now[i] != a->mux_args[i])
+				e->flags |= SC_F_ARGS_CHANGED;
+	}
 	e->path_len = e->path2_len = e->dir_len = e->aux_len = 0;
 	__builtin_memset(&e->file, 0, sizeof(e->file));
 	__builtin_memset(&e->sock, 0, sizeof(e->sock));

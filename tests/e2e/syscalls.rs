@@ -384,12 +384,14 @@ fn syscalls_through_the_32_bit_entry_are_seen_and_flagged() {
     assert!(st.success(), "building the int 0x80 helper");
     let target = dir.path().join("via-int80");
     let sensor = Sensor::start(&[]);
-    let out = Command::new(&bin).arg(&target).output().expect("run helper");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(&bin).arg(&target).arg("/bin/true").output().expect("run helper");
+    assert!(out.status.success(), "{:?} {}", out.status, String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout);
     let mut it = text.split_whitespace();
     let pid: u64 = it.next().and_then(|p| p.parse().ok()).expect("pid");
     let fd: i64 = it.next().and_then(|p| p.parse().ok()).expect("fd");
+    let sock: i64 = it.next().and_then(|p| p.parse().ok()).expect("socket fd");
+    let port: u64 = it.next().and_then(|p| p.parse().ok()).expect("port");
     let t = target.to_str().expect("utf-8");
     let open = sensor.wait_for(WAIT, "ia32 open", |v| {
         v["type"] == "file_open" && v["process"]["pid"] == pid && v["file"]["path"] == t
@@ -402,4 +404,24 @@ fn syscalls_through_the_32_bit_entry_are_seen_and_flagged() {
     let unlink = sensor.wait_for(WAIT, "ia32 unlink", |v| v["type"] == "file_unlink" && v["process"]["pid"] == pid);
     assert_eq!(unlink["syscall"]["ia32"], true);
     assert_eq!(unlink["file"]["path"], t);
+    // Through socketcall: the call it stands for, with its arguments from the array.
+    let socket = sensor.wait_for(WAIT, "socket via socketcall", |v| {
+        v["type"] == "net_socket" && v["process"]["pid"] == pid && v["syscall"]["via"] == "socketcall"
+    });
+    assert_eq!(socket["ret"], sock);
+    assert_eq!(socket["syscall"]["ia32"], true);
+    assert_eq!(socket["syscall"]["name"], "socket");
+    assert_eq!(socket["syscall"].get("args_changed"), None);
+    let connect = sensor.wait_for(WAIT, "connect via socketcall", |v| {
+        v["type"] == "net_connect" && v["process"]["pid"] == pid && v["syscall"]["via"] == "socketcall"
+    });
+    assert_eq!(connect["net"]["remote"]["ip"], "127.0.0.94");
+    assert_eq!(connect["net"]["remote"]["port"], port);
+    assert_eq!(connect["ret"], 0);
+    // The old mmap: an executable mapping of the file, arguments from memory.
+    let mmap = sensor.wait_for(WAIT, "old mmap", |v| {
+        v["type"] == "mmap_exec" && v["process"]["pid"] == pid && v["syscall"]["via"] == "mmap"
+    });
+    assert_eq!(mmap["file"]["path"], "/usr/bin/true");
+    assert_eq!(mmap["syscall"]["ia32"], true);
 }

@@ -214,6 +214,8 @@ pub mod syscall_flags {
     pub const PATH2_CHANGED: u32 = F::SC_F_PATH2_CHANGED.0;
     pub const COMPAT: u32 = F::SC_F_COMPAT.0;
     pub const UPPER_LAYER: u32 = F::SC_F_UPPER_LAYER.0;
+    pub const MULTIPLEXED: u32 = F::SC_F_MULTIPLEXED.0;
+    pub const ARGS_CHANGED: u32 = F::SC_F_ARGS_CHANGED.0;
 }
 
 /// The inode of a file a syscall resolved.

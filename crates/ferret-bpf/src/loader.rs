@@ -135,9 +135,19 @@ pub const SYSCALL_HOOKS: &[(i64, &str, SyscallId)] = &[
 
 /// The same syscalls as 32-bit (ia32) processes, or 64-bit ones using
 /// `int 0x80`, make them on x86_64 (numbers from the kernel's syscall_32.tbl).
-/// The 16-bit-id variants are watched too. Not covered: `socketcall`, the
-/// old multiplexer for socket calls, and `mmap` (old_mmap, which takes its
-/// arguments through memory): `mmap2` is.
+/// The 16-bit-id variants are watched too; the multiplexers whose arguments
+/// are in memory are in [`IA32_MULTIPLEXERS`].
+/// The ia32 multiplexers: `socketcall` (socket, bind, connect, listen, accept
+/// and accept4 of 32-bit programs before Linux 4.3 gave them their own numbers,
+/// and still what 32-bit libcs may call) and the old `mmap`, whose arguments
+/// are an array in memory. The kernel side reads it and reports the call it
+/// stands for, flagged `multiplexed`.
+#[cfg(target_arch = "x86_64")]
+pub const IA32_MULTIPLEXERS: &[(u32, &str, crate::skel::syscalls::types::sc_multiplexer)] = &[
+    (102, "socketcall", crate::skel::syscalls::types::sc_multiplexer::SC_MUX_SOCKETCALL),
+    (90, "mmap", crate::skel::syscalls::types::sc_multiplexer::SC_MUX_OLD_MMAP),
+];
+
 #[cfg(target_arch = "x86_64")]
 pub const SYSCALL_HOOKS_IA32: &[(u32, &str, SyscallId)] = &[
     (5, "open", SyscallId::SC_OPEN),
@@ -308,12 +318,16 @@ impl Sensor {
         }
         // The 32-bit table follows the native one in the same map (syscalls.bpf.c).
         #[cfg(target_arch = "x86_64")]
-        for (nr, name, id) in SYSCALL_HOOKS_IA32 {
+        for (nr, name, value) in SYSCALL_HOOKS_IA32
+            .iter()
+            .map(|(nr, name, id)| (nr, name, id.0))
+            .chain(IA32_MULTIPLEXERS.iter().map(|(nr, name, m)| (nr, name, m.0)))
+        {
             let key = crate::decode::limits::SC_NR_MAX + nr;
             syscalls
                 .maps
                 .sc_by_nr
-                .update(&key.to_ne_bytes(), &id.0.to_ne_bytes(), MapFlags::ANY)
+                .update(&key.to_ne_bytes(), &value.to_ne_bytes(), MapFlags::ANY)
                 .with_context(|| format!("watching ia32 {name}"))?;
         }
         syscalls.attach().context("attaching the syscall programs")?;

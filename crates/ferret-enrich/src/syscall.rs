@@ -720,7 +720,14 @@ pub fn shape(s: &Syscall) -> Option<Shaped> {
         error: errno_name(s.ret),
         file,
         net,
-        syscall: SyscallInfo { name: name.to_string(), args: args(s), repeats: s.repeats, ia32: s.has(F::COMPAT) },
+        syscall: SyscallInfo {
+            name: name.to_string(),
+            args: args(s),
+            repeats: s.repeats,
+            ia32: s.has(F::COMPAT),
+            via: s.has(F::MULTIPLEXED).then(|| if is_net { "socketcall" } else { "mmap" }.to_string()),
+            args_changed: s.has(F::ARGS_CHANGED),
+        },
     })
 }
 

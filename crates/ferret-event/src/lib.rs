@@ -412,6 +412,14 @@ pub struct SyscallInfo {
     /// or from a 64-bit one using `int 0x80` (a way to slip past monitors).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub ia32: bool,
+    /// The ia32 multiplexer the call came through ("socketcall", or "mmap" for
+    /// the old mmap): its arguments were read from the caller's memory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub via: Option<String>,
+    /// Those arguments read at entry and at exit differed: another thread
+    /// rewrote them while the syscall ran (the reported ones are from entry).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub args_changed: bool,
 }
 
 fn is_zero(n: &u32) -> bool {
