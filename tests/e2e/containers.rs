@@ -65,6 +65,42 @@ fn container_processes_carry_the_container_id_and_host_ones_none() {
     assert_eq!(host["container"], serde_json::Value::Null);
 }
 
+#[test]
+fn a_container_user_is_named_from_the_container_s_own_passwd() {
+    ferret_e2e::require_root();
+    image();
+    // Ids the host does not have, named only inside the container.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let passwd = dir.path().join("passwd");
+    let group = dir.path().join("group");
+    std::fs::write(&passwd, "root:x:0:0:root:/root:/bin/sh\nferretapp:x:4242:4343::/home/app:/bin/sh\n")
+        .expect("passwd");
+    std::fs::write(&group, "root:x:0:\nferretgrp:x:4343:\n").expect("group");
+    // SAFETY: getpwuid with a plain id; the result is only compared with null.
+    assert!(unsafe { libc::getpwuid(4242) }.is_null(), "the host must not know uid 4242");
+    let sensor = Sensor::start(&[]);
+    let out = podman_run()
+        .arg("-v")
+        .arg(format!("{}:/etc/passwd:ro", passwd.display()))
+        .arg("-v")
+        .arg(format!("{}:/etc/group:ro", group.display()))
+        .args(["--user", "4242:4343", IMAGE, "/bin/sh", "-c", "/bin/cat /etc/passwd > /dev/null; exit 0"])
+        .output()
+        .expect("podman run");
+    assert!(out.status.success(), "podman run: {}", String::from_utf8_lossy(&out.stderr));
+    let ev = sensor.wait_for(Duration::from_secs(30), "cat as the container's user", |v| {
+        v["type"] == "process_exec" && v["process"]["args"][0] == "/bin/cat" && v["process"]["euid"] == 4242
+    });
+    assert!(ev["container"]["id"].is_string());
+    assert_eq!(ev["process"]["user_name"], "ferretapp");
+    assert_eq!(ev["process"]["group_name"], "ferretgrp");
+    // Host processes are named from the host's databases.
+    let host = sensor.wait_for(Duration::from_secs(10), "podman on the host", |v| {
+        v["type"] == "process_exec" && v["process"]["exe"].as_str().is_some_and(|e| e.ends_with("/podman"))
+    });
+    assert_eq!(host["process"]["user_name"], "root");
+}
+
 /// `podman system service` on a socket of the test's own, stopped on drop.
 struct PodmanService {
     child: std::process::Child,

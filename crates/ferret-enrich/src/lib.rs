@@ -13,6 +13,7 @@ pub mod host;
 pub mod proctable;
 pub mod runtime;
 pub mod syscall;
+pub mod users;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -133,6 +134,8 @@ pub struct Enricher {
     /// Socket cookie -> the task that accepted or connected it, for flows the kernel could
     /// not attribute (accepted connections are established in softirq context).
     sock_owners: lru::LruCache<u64, Task>,
+    /// User and group names, per container (its own /etc/passwd) and for the host.
+    user_names: users::UserNames,
 }
 
 impl Enricher {
@@ -150,6 +153,7 @@ impl Enricher {
             runtime,
             resolver: dns::ResolverCache::new(65_536),
             sock_owners: lru::LruCache::new(std::num::NonZeroUsize::new(65_536).expect("non-zero")),
+            user_names: users::UserNames::default(),
         }
     }
 
@@ -349,6 +353,13 @@ impl Enricher {
             escaped.push("comm".to_string());
         }
         let parent_exec_id = p.parent.and_then(|k| self.table.get(&k)).map(|pp| pp.exec_id.clone());
+        // Names as this machine sees them now: a replay elsewhere or later would name others.
+        let (user_name, group_name) = if self.opts.offline {
+            (None, None)
+        } else {
+            let container = p.container.as_ref().map(|c| c.id.as_str());
+            self.user_names.names(container, task.pid, task.euid, task.egid)
+        };
         let proc = Process {
             pid: task.pid,
             tid: task.tid,
@@ -358,6 +369,8 @@ impl Enricher {
             gid: task.gid,
             egid: task.egid,
             loginuid: task.loginuid,
+            user_name,
+            group_name,
             comm,
             exe: p.exe.clone(),
             exe_sha256: None,

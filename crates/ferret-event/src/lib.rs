@@ -78,6 +78,13 @@ pub struct Process {
     pub egid: u32,
     /// Audit login uid; 4294967295 when unset.
     pub loginuid: u32,
+    /// The name of `euid` as the process sees it: from its container's own
+    /// /etc/passwd, or the host's databases. None when nothing names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_name: Option<String>,
+    /// The name of `egid`, the same way (/etc/group).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_name: Option<String>,
     pub comm: String,
     /// Executable path (kernel-resolved; see `exe_path_source`). None when
     /// unknown (a process seen only through fork, whose image is not known).

@@ -1,7 +1,9 @@
 //! User and group names for `user.name`, `group.name`...: looked up once per id through the C
 //! library (so NSS sources work as they do for `id`), then cached.
 //!
-//! Names come from the host's databases; a container's own /etc/passwd is not consulted.
+//! The fallback for events that do not carry `process.user_name` (recordings made before
+//! it existed, offline replays): the enricher names users as the process sees them
+//! (ferret_enrich::users), a container's from its own /etc/passwd.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
