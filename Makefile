@@ -7,10 +7,11 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 CARGO ?= cargo
 
 # Build: clang-19 compiles the eBPF C (DESIGN.md); libelf/zlib/pkg-config for
-# the vendored libbpf. Tests: python3 (syscall helpers), gcc (the int 0x80 helper),
-# podman with runc and busybox-static (real containers), dnsmasq and dig (DNS);
-# libc6-dev for static helpers run inside containers.
-DEB_PACKAGES := clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make gcc libc6-dev python3 procps podman runc busybox-static tar dnsmasq-base dnsutils
+# the vendored libbpf; protoc for containerd's gRPC API. Tests: python3 (syscall
+# helpers), gcc (the int 0x80 helper), podman with runc and busybox-static (real
+# containers), containerd (its own API), dnsmasq and dig (DNS); libc6-dev for static
+# helpers run inside containers.
+DEB_PACKAGES := clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make gcc libc6-dev protobuf-compiler python3 procps podman runc containerd busybox-static tar dnsmasq-base dnsutils
 # Benchmarks only.
 BENCH_PACKAGES := dnsmasq-base redis-server redis-tools auditd bpftrace stress-ng fonts-dejavu-core util-linux
 

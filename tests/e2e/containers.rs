@@ -101,6 +101,115 @@ fn a_container_user_is_named_from_the_container_s_own_passwd() {
     assert_eq!(host["process"]["user_name"], "root");
 }
 
+/// A containerd of the test's own (its root, state and socket in `dir`; the CRI plugin
+/// off: no CNI here), with the busybox image imported into namespace `ferret-e2e`; killed on drop.
+struct Containerd {
+    child: std::process::Child,
+    socket: std::path::PathBuf,
+}
+
+const CTR_NS: &str = "ferret-e2e";
+
+impl Containerd {
+    fn start(dir: &std::path::Path) -> Containerd {
+        let socket = dir.join("containerd.sock");
+        let config = dir.join("containerd.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "version = 2\nroot = {:?}\nstate = {:?}\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+                 [grpc]\naddress = {:?}\n[ttrpc]\naddress = {:?}\n",
+                dir.join("root").display().to_string(),
+                dir.join("state").display().to_string(),
+                socket.display().to_string(),
+                dir.join("containerd.sock.ttrpc").display().to_string()
+            ),
+        )
+        .expect("containerd config");
+        let child = Command::new("containerd")
+            .arg("--config")
+            .arg(&config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("containerd (make test installs it)");
+        let d = Containerd { child, socket };
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !d.ctr().arg("version").output().is_ok_and(|o| o.status.success()) {
+            assert!(std::time::Instant::now() < deadline, "containerd did not come up");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let tar = dir.join("image.tar");
+        let st = Command::new("podman")
+            .args(["save", "-q", "--format", "docker-archive", "-o"])
+            .arg(&tar)
+            .arg(IMAGE)
+            .status()
+            .expect("podman save");
+        assert!(st.success(), "podman save");
+        let out = d.ctr().args(["images", "import"]).arg(&tar).output().expect("ctr import");
+        assert!(out.status.success(), "ctr images import: {}", String::from_utf8_lossy(&out.stderr));
+        d
+    }
+
+    fn ctr(&self) -> Command {
+        let mut c = Command::new("ctr");
+        c.arg("-a").arg(&self.socket).args(["-n", CTR_NS]);
+        c
+    }
+}
+
+impl Drop for Containerd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn containerd_metadata_comes_from_containerd_s_own_api() {
+    ferret_e2e::require_root();
+    image();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ctd = Containerd::start(dir.path());
+    // Only containerd: no Docker-API socket.
+    let (_cfg_dir, cfg) = ferret_e2e::config_file(&format!(
+        "[containers]\nruntime_socket = {:?}\ncontainerd_socket = {:?}\n",
+        dir.path().join("no-docker.sock").display().to_string(),
+        ctd.socket.display().to_string()
+    ));
+    let sensor = Sensor::start(&["--config", cfg.to_str().expect("utf-8")]);
+    let shared = dir.path().join("shared");
+    std::fs::create_dir_all(&shared).expect("mkdir");
+    // containerd takes any id; a 64-hex one is what its cgroup path then names.
+    let id = format!("{:064x}", u128::from(std::process::id()) << 64 | 0xfe44e7);
+    let out = ctd
+        .ctr()
+        .args(["run", "--rm", "--privileged", "--mount"])
+        .arg(format!("type=bind,src={},dst=/data,options=rbind:ro", shared.display()))
+        .args(["--label", "nerdctl/name=ferret-ctr", "--label", "io.kubernetes.pod.name=web-8"])
+        .args(["--label", "io.kubernetes.pod.namespace=shop", IMAGE, &id])
+        .args(["/bin/sh", "-c", "/bin/sleep 1; /bin/cat /proc/self/cgroup > /dev/null; exit 0"])
+        .output()
+        .expect("ctr run");
+    assert!(out.status.success(), "ctr run: {}", String::from_utf8_lossy(&out.stderr));
+    // The exec a second in: the lookup has been answered by then.
+    let ev = sensor.wait_for(Duration::from_secs(30), "cat inside the containerd container", |v| {
+        v["type"] == "process_exec" && v["process"]["args"][0] == "/bin/cat" && v["container"]["id"] == id.as_str()
+    });
+    let c = &ev["container"];
+    assert_eq!(c["metadata"], "ok", "{c}");
+    assert_eq!(c["runtime"], "containerd");
+    assert_eq!(c["name"], "ferret-ctr");
+    assert_eq!(c["image"], IMAGE);
+    assert!(c["image_digest"].as_str().is_some_and(|d| d.starts_with("sha256:")), "{c}");
+    assert_eq!(c["privileged"], true);
+    assert_eq!(c["host_mounts"], serde_json::json!([shared.display().to_string()]));
+    assert_eq!(c["pod_name"], "web-8");
+    assert_eq!(c["pod_namespace"], "shop");
+    assert_eq!(c["network_mode"], "private");
+}
+
 /// `podman system service` on a socket of the test's own, stopped on drop.
 struct PodmanService {
     child: std::process::Child,

@@ -6,6 +6,7 @@
 //! hash still in progress, which [`Enriched::finish`] waits for (bounded).
 
 pub mod container;
+pub mod containerd;
 pub mod dns;
 pub mod flow;
 pub mod hash;

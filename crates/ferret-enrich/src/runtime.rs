@@ -1,5 +1,7 @@
-//! Container metadata from the runtime's API socket (the Docker Engine API,
-//! which Podman also serves), through `bollard`.
+//! Container metadata from the runtimes' API sockets: the Docker Engine API
+//! (which Podman also serves), through `bollard`, and containerd's own API
+//! (`crate::containerd`). A container is asked of the Docker API first, then of
+//! containerd.
 //!
 //! The event pipeline never waits on the socket: a container seen for the
 //! first time is looked up in the background and its events say
@@ -33,6 +35,11 @@ pub struct ContainerMeta {
     pub host_mounts: Vec<String>,
     pub network_mode: Option<String>,
     pub started_at: Option<String>,
+    /// The runtime that answered, when the cgroup path could not tell ("containerd").
+    pub runtime: Option<String>,
+    /// The image's manifest digest from the runtime's image store, when the reference
+    /// itself carries none (containerd).
+    pub image_digest: Option<String>,
 }
 
 /// The state of one container's metadata.
@@ -90,59 +97,98 @@ fn meta_of(r: bollard::models::ContainerInspectResponse) -> ContainerMeta {
         host_mounts,
         network_mode: host.network_mode,
         started_at: r.state.and_then(|s| s.started_at),
+        // The Docker API's cgroup layouts name their runtime; the image id is its config digest.
+        runtime: None,
+        image_digest: None,
+    }
+}
+
+/// Forgets a stopped container's metadata after FORGET_AFTER: not at once, because its last
+/// events (its processes' exits) are still on their way and should carry it.
+fn forget_later(shared: &Arc<Shared>, id: String) {
+    let shared = shared.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(FORGET_AFTER).await;
+        shared.cache.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
+    });
+}
+
+/// The runtime APIs a lookup may ask.
+struct Backends {
+    docker: Option<Docker>,
+    containerd: Option<crate::containerd::Containerd>,
+    /// Why a configured or found runtime API is not in use.
+    off: Vec<String>,
+}
+
+impl Backends {
+    /// The Docker API first, then containerd; the first that knows the container answers.
+    async fn inspect(&self, id: &str, timeout: Duration) -> MetaState {
+        let mut why = self.off.clone();
+        if let Some(docker) = &self.docker {
+            let lookup = docker.inspect_container(id, None::<bollard::query_parameters::InspectContainerOptions>);
+            match tokio::time::timeout(timeout, lookup).await {
+                Ok(Ok(r)) => return MetaState::Known(Arc::new(meta_of(r))),
+                Ok(Err(e)) => why.push(format!("runtime: {e}")),
+                Err(_) => why.push("runtime did not answer in time".to_string()),
+            }
+        }
+        if let Some(c) = &self.containerd {
+            match tokio::time::timeout(timeout, c.inspect(id)).await {
+                Ok(Ok(Some(m))) => return MetaState::Known(Arc::new(m)),
+                Ok(Ok(None)) => why.push("containerd: no such container in any namespace".to_string()),
+                Ok(Err(e)) => why.push(format!("containerd: {e:#}")),
+                Err(_) => why.push("containerd did not answer in time".to_string()),
+            }
+        }
+        MetaState::Unavailable(why.join("; "))
     }
 }
 
 async fn serve(
-    docker: Docker,
+    backends: Backends,
     shared: Arc<Shared>,
     tx: UnboundedSender<String>,
     mut rx: UnboundedReceiver<String>,
     timeout: Duration,
 ) {
-    // Keep the cache current from the runtime's own events: refetch in the
+    // Keep the cache current from the runtimes' own events: refetch in the
     // background on a change (what is cached stays meanwhile), forget a
     // while after it stops.
-    let events_docker = docker.clone();
-    let events_shared = shared.clone();
-    tokio::spawn(async move {
-        let mut stream = events_docker.events(None::<bollard::query_parameters::EventsOptions>);
-        while let Some(Ok(ev)) = stream.next().await {
-            let (Some(action), Some(id)) = (ev.action, ev.actor.and_then(|a| a.id)) else { continue };
-            match action.as_str() {
-                "start" | "update" | "rename" => {
-                    let _ = tx.send(id);
+    if let Some(docker) = backends.docker.clone() {
+        let (shared, tx) = (shared.clone(), tx.clone());
+        tokio::spawn(async move {
+            let mut stream = docker.events(None::<bollard::query_parameters::EventsOptions>);
+            while let Some(Ok(ev)) = stream.next().await {
+                let (Some(action), Some(id)) = (ev.action, ev.actor.and_then(|a| a.id)) else { continue };
+                match action.as_str() {
+                    "start" | "update" | "rename" => {
+                        let _ = tx.send(id);
+                    }
+                    "die" | "stop" | "destroy" | "remove" => forget_later(&shared, id),
+                    _ => {}
                 }
-                "die" | "stop" | "destroy" | "remove" => {
-                    // Not at once: the container's last events (its processes'
-                    // exits) are still on their way and should carry it.
-                    let shared = events_shared.clone();
-                    tokio::spawn(async move {
-                        tokio::time::sleep(FORGET_AFTER).await;
-                        shared.cache.lock().unwrap_or_else(|e| e.into_inner()).remove(&id);
-                    });
-                }
-                _ => {}
             }
-        }
-    });
+        });
+    }
+    if let Some(c) = backends.containerd.clone() {
+        let (shared, tx) = (shared.clone(), tx.clone());
+        tokio::spawn(async move {
+            let watched = c.watch(|id| drop(tx.send(id)), |id| forget_later(&shared, id)).await;
+            if let Err(e) = watched {
+                eprintln!("ferret: containerd events stopped: {e:#}");
+            }
+        });
+    }
     let mut logged = false;
     while let Some(id) = rx.recv().await {
-        let lookup = tokio::time::timeout(
-            timeout,
-            docker.inspect_container(&id, None::<bollard::query_parameters::InspectContainerOptions>),
-        );
-        let state = match lookup.await {
-            Ok(Ok(r)) => MetaState::Known(Arc::new(meta_of(r))),
-            Ok(Err(e)) => {
-                if !logged {
-                    eprintln!("ferret: container runtime lookup failed (logged once): {e}");
-                    logged = true;
-                }
-                MetaState::Unavailable(format!("runtime: {e}"))
+        let state = backends.inspect(&id, timeout).await;
+        if let MetaState::Unavailable(why) = &state {
+            if !logged {
+                eprintln!("ferret: container runtime lookup failed (logged once): {why}");
+                logged = true;
             }
-            Err(_) => MetaState::Unavailable("runtime did not answer in time".into()),
-        };
+        }
         shared.cache.lock().unwrap_or_else(|e| e.into_inner()).insert(id, (state, std::time::Instant::now()));
     }
 }
@@ -151,33 +197,62 @@ impl RuntimeMetadata {
     /// Connects to `socket` (or the first default one that exists) on a
     /// background thread. Never fails: without a runtime, every lookup says
     /// `Unavailable` with the reason.
-    pub fn start(socket: Option<&Path>, timeout: Duration) -> RuntimeMetadata {
+    ///
+    /// `socket` is the Docker-API socket and `containerd_socket` containerd's; either, when
+    /// None, is the first of its defaults that exists. Both may be in use at once.
+    pub fn start(socket: Option<&Path>, containerd_socket: Option<&Path>, timeout: Duration) -> RuntimeMetadata {
         let shared = Arc::new(Shared { cache: Mutex::new(HashMap::new()) });
-        let Some(path) = first_socket(socket) else {
+        let docker_path = first_socket(socket);
+        let containerd_path = crate::containerd::socket(containerd_socket);
+        if docker_path.is_none() && containerd_path.is_none() {
             return RuntimeMetadata {
                 shared,
                 requests: None,
                 disabled: Some("no container runtime socket found".into()),
             };
-        };
-        let docker = match Docker::connect_with_unix(
-            &path.display().to_string(),
-            timeout.as_secs().max(1),
-            bollard::API_DEFAULT_VERSION,
-        ) {
-            Ok(d) => d,
-            Err(e) => {
-                let why = format!("cannot use {}: {e}", path.display());
+        }
+        let mut off = Vec::new();
+        let docker = match docker_path.map(|path| {
+            Docker::connect_with_unix(
+                &path.display().to_string(),
+                timeout.as_secs().max(1),
+                bollard::API_DEFAULT_VERSION,
+            )
+            .map_err(|e| format!("cannot use {}: {e}", path.display()))
+        }) {
+            Some(Err(why)) if containerd_path.is_none() => {
                 eprintln!("ferret: container metadata off: {why}");
                 return RuntimeMetadata { shared, requests: None, disabled: Some(why) };
             }
+            Some(Err(why)) => {
+                eprintln!("ferret: Docker-API metadata off: {why}");
+                off.push(why);
+                None
+            }
+            Some(Ok(d)) => Some(d),
+            None => None,
         };
         let (tx, rx) = unbounded_channel();
         let worker_shared = shared.clone();
         let refresh = tx.clone();
         let spawned = std::thread::Builder::new().name("ferret-runtime".into()).spawn(move || {
             match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                Ok(rt) => rt.block_on(serve(docker, worker_shared, refresh, rx, timeout)),
+                Ok(rt) => rt.block_on(async move {
+                    // containerd is dialled here: an absent or dead socket leaves the Docker API.
+                    let mut off = off;
+                    let containerd = match containerd_path {
+                        Some(p) => match crate::containerd::Containerd::connect(&p, timeout).await {
+                            Ok(c) => Some(c),
+                            Err(e) => {
+                                eprintln!("ferret: containerd metadata off: {e:#}");
+                                off.push(format!("containerd: {e:#}"));
+                                None
+                            }
+                        },
+                        None => None,
+                    };
+                    serve(Backends { docker, containerd, off }, worker_shared, refresh, rx, timeout).await
+                }),
                 Err(e) => eprintln!("ferret: container metadata off: {e}"),
             }
         });
@@ -247,7 +322,12 @@ pub fn apply(c: &mut ferret_event::Container, state: &MetaState) {
                 let (repository, tag, digest) = split_image(image);
                 c.image_repository = Some(repository);
                 c.image_tag = tag;
-                c.image_digest = digest;
+                c.image_digest = digest.or_else(|| m.image_digest.clone());
+            }
+            if c.runtime == "unknown" {
+                if let Some(r) = &m.runtime {
+                    c.runtime = r.clone();
+                }
             }
             c.image_id = m.image_id.clone();
             c.privileged = Some(m.privileged);
@@ -272,7 +352,15 @@ mod tests {
 
     #[test]
     fn without_a_socket_metadata_is_unavailable_with_the_reason() {
-        let r = RuntimeMetadata::start(Some(Path::new("/nonexistent/ferret.sock")), Duration::from_secs(1));
+        let r = RuntimeMetadata::start(
+            Some(Path::new("/nonexistent/ferret.sock")),
+            Some(Path::new("/nonexistent/containerd.sock")),
+            Duration::from_secs(1),
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while r.get("abc") == MetaState::Pending && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         match r.get("abc") {
             MetaState::Unavailable(why) => assert!(why.contains("ferret.sock"), "{why}"),
             other => panic!("{other:?}"),
@@ -294,7 +382,7 @@ mod tests {
                 let _ = conn.write_all(b"\x00\xffnot http at all\r\n\r\n\xfe");
             }
         });
-        let r = RuntimeMetadata::start(Some(&path), Duration::from_secs(1));
+        let r = RuntimeMetadata::start(Some(&path), Some(&path), Duration::from_secs(1));
         assert_eq!(r.get("abc"), MetaState::Pending);
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         loop {

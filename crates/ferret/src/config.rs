@@ -162,13 +162,17 @@ pub struct ContainersConfig {
     /// The runtime's Docker-API socket; unset: the first of
     /// /run/podman/podman.sock, /var/run/docker.sock, /run/docker.sock.
     pub runtime_socket: Option<PathBuf>,
+    /// containerd's own API socket, asked for containers the Docker API does not know;
+    /// unset: the first of /run/containerd/containerd.sock,
+    /// /var/run/containerd/containerd.sock, /run/k3s/containerd/containerd.sock.
+    pub containerd_socket: Option<PathBuf>,
     /// How long one lookup may take (ms).
     pub lookup_timeout_ms: u64,
 }
 
 impl Default for ContainersConfig {
     fn default() -> Self {
-        ContainersConfig { metadata: true, runtime_socket: None, lookup_timeout_ms: 2000 }
+        ContainersConfig { metadata: true, runtime_socket: None, containerd_socket: None, lookup_timeout_ms: 2000 }
     }
 }
 

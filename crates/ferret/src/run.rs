@@ -208,6 +208,7 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
     if cfg.containers.metadata {
         enricher = enricher.with_runtime(ferret_enrich::runtime::RuntimeMetadata::start(
             cfg.containers.runtime_socket.as_deref(),
+            cfg.containers.containerd_socket.as_deref(),
             Duration::from_millis(cfg.containers.lookup_timeout_ms),
         ));
     }
