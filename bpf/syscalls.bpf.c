@@ -814,6 +814,7 @@ static __always_inline int exit_sc(__u32 sc, int compat, long ret, struct pt_reg
 				e->flags |= SC_F_ARGS_CHANGED;
 	}
 	e->path_len = e->path2_len = e->dir_len = e->aux_len = 0;
+	e->repeats = 0;
 	__builtin_memset(&e->file, 0, sizeof(e->file));
 	__builtin_memset(&e->sock, 0, sizeof(e->sock));
 	for (int i = 0; i < 6; i++)
@@ -951,7 +952,9 @@ static __always_inline int exit_sc(__u32 sc, int compat, long ret, struct pt_reg
 			break;
 		}
 	}
-	if (repeated(e, BPF_CORE_READ(task, tgid), off))
+	/* An accept is never folded (its cookie names the owner of the connection's
+	 * flow), so it keeps no de-duplication entry either. */
+	if (sc != SC_ACCEPT && sc != SC_ACCEPT4 && repeated(e, task->tgid, off))
 		return 0;
 	fill_header(&e->hdr, EVENT_SYSCALL, task);
 	send(e, off);
