@@ -558,7 +558,6 @@ static __always_inline struct file *fd_file(struct task_struct *task, __u64 fd)
 	return f ? bpf_core_cast(f, struct file) : 0;
 }
 
-
 /* Copies a resolved kernel path into data at off; returns its length. */
 static __always_inline __u32 put_kpath(struct syscall_event *e, __u32 off, const struct path *path, struct task_struct *task,
 				       __u32 *pflags)
