@@ -84,7 +84,7 @@ fn a_container_user_is_named_from_the_container_s_own_passwd() {
         .arg(format!("{}:/etc/passwd:ro", passwd.display()))
         .arg("-v")
         .arg(format!("{}:/etc/group:ro", group.display()))
-        .args(["--user", "4242:4343", IMAGE, "/bin/sh", "-c", "/bin/cat /etc/passwd > /dev/null; exit 0"])
+        .args(["--user", "4242:4343", IMAGE, "/bin/sh", "-c", "/bin/cat /etc/passwd > /dev/null; /bin/sleep 2"])
         .output()
         .expect("podman run");
     assert!(out.status.success(), "podman run: {}", String::from_utf8_lossy(&out.stderr));

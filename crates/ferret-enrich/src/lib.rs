@@ -359,7 +359,15 @@ impl Enricher {
             (None, None)
         } else {
             let container = p.container.as_ref().map(|c| c.id.as_str());
-            self.user_names.names(container, task.pid, task.euid, task.egid)
+            // The parent too, when it is in the same container (never a host process: its
+            // root is the host's).
+            let parent = p
+                .parent
+                .and_then(|k| self.table.get(&k))
+                .filter(|pp| pp.container.as_ref().map(|c| c.id.as_str()) == container && container.is_some());
+            let pids = [task.pid, task.ppid];
+            let n = if parent.is_some() { 2 } else { 1 };
+            self.user_names.names(container, &pids[..n], task.euid, task.egid)
         };
         let proc = Process {
             pid: task.pid,

@@ -61,8 +61,16 @@ impl UserNames {
         }
     }
 
-    /// The names of `uid` and `gid` for process `pid`, in `container` (None: the host).
-    pub fn names(&mut self, container: Option<&str>, pid: u32, uid: u32, gid: u32) -> (Option<String>, Option<String>) {
+    /// The names of `uid` and `gid` in `container` (None: the host). `pids` are live
+    /// processes of that container to read its files through, best first (the acting process
+    /// may be gone by the time its event is enriched; its parent in the container often is not).
+    pub fn names(
+        &mut self,
+        container: Option<&str>,
+        pids: &[u32],
+        uid: u32,
+        gid: u32,
+    ) -> (Option<String>, Option<String>) {
         match container {
             None => (self.host_user(uid), self.host_group(gid)),
             Some(id) => {
@@ -74,17 +82,11 @@ impl UserNames {
                     }
                 };
                 if stale {
-                    let root = self.proc_root.join(pid.to_string()).join("root");
-                    let fresh = read_db(&root);
-                    match (fresh, self.containers.get_mut(id)) {
-                        (Some(db), _) => {
-                            self.containers.put(id.to_string(), db);
-                        }
-                        // The process is gone: keep what was read before, try again later.
-                        (None, Some(old)) => old.read_at = Some(Instant::now()),
-                        (None, None) => {
-                            self.containers.put(id.to_string(), Db { read_at: Some(Instant::now()), ..Db::default() });
-                        }
+                    let fresh = pids.iter().find_map(|pid| read_db(&self.proc_root.join(pid.to_string()).join("root")));
+                    // When every process named is gone, what was read before (if anything) stays,
+                    // and the container's next event tries again.
+                    if let Some(db) = fresh {
+                        self.containers.put(id.to_string(), db);
                     }
                 }
                 let db = self.containers.get(id);
@@ -193,13 +195,17 @@ mod tests {
         // A group file pointing at the host's: inside the root it names nothing.
         std::os::unix::fs::symlink("/etc/group", root.join("etc/group")).expect("symlink");
         let mut names = UserNames::new(proc.path());
-        assert_eq!(names.names(Some("c1"), 42, 1000, 0), (Some("app".to_string()), None));
-        assert_eq!(names.names(Some("c1"), 42, 0, 0).0.as_deref(), Some("root"));
+        // The acting process (41) is gone: its parent in the container (42) is read instead.
+        assert_eq!(names.names(Some("c1"), &[41, 42], 1000, 0), (Some("app".to_string()), None));
+        assert_eq!(names.names(Some("c1"), &[42], 0, 0).0.as_deref(), Some("root"));
         // An id the container does not know has no name, even if the host knows it.
-        assert_eq!(names.names(Some("c1"), 42, 1, 0).0, None);
+        assert_eq!(names.names(Some("c1"), &[42], 1, 0).0, None);
         // A vanished process keeps the names read before.
         std::fs::remove_dir_all(proc.path().join("42")).expect("rm");
-        assert_eq!(names.names(Some("c1"), 42, 1000, 0).0.as_deref(), Some("app"));
+        assert_eq!(names.names(Some("c1"), &[42], 1000, 0).0.as_deref(), Some("app"));
+        // A container none of whose processes can be read names nothing, and is asked again.
+        assert_eq!(names.names(Some("c2"), &[43], 1000, 0), (None, None));
+        assert!(names.containers.get("c2").is_none());
     }
 
     #[test]
@@ -209,12 +215,12 @@ mod tests {
         std::fs::create_dir_all(root.join("etc")).expect("etc");
         nix::unistd::mkfifo(&root.join("etc/passwd"), Mode::from_bits_truncate(0o600)).expect("fifo");
         let mut names = UserNames::new(proc.path());
-        assert_eq!(names.names(Some("c"), 7, 0, 0), (None, None));
+        assert_eq!(names.names(Some("c"), &[7], 0, 0), (None, None));
     }
 
     #[test]
     fn host_names_come_from_the_system() {
         let mut names = UserNames::default();
-        assert_eq!(names.names(None, 1, 0, 0).0.as_deref(), Some("root"));
+        assert_eq!(names.names(None, &[], 0, 0).0.as_deref(), Some("root"));
     }
 }
