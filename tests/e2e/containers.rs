@@ -101,10 +101,20 @@ fn a_container_user_is_named_from_the_container_s_own_passwd() {
     assert_eq!(host["process"]["user_name"], "root");
 }
 
+/// A daemon a test started, killed when the test is done.
+struct Daemon(std::process::Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A containerd of the test's own (its root, state and socket in `dir`; the CRI plugin
-/// off: no CNI here), with the busybox image imported into namespace `ferret-e2e`; killed on drop.
+/// off: no CNI here), with the busybox image imported into namespace `ferret-e2e`.
 struct Containerd {
-    child: std::process::Child,
+    _daemon: Daemon,
     socket: std::path::PathBuf,
 }
 
@@ -133,7 +143,7 @@ impl Containerd {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("containerd (make test installs it)");
-        let d = Containerd { child, socket };
+        let d = Containerd { _daemon: Daemon(child), socket };
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while !d.ctr().arg("version").output().is_ok_and(|o| o.status.success()) {
             assert!(std::time::Instant::now() < deadline, "containerd did not come up");
@@ -156,13 +166,6 @@ impl Containerd {
         let mut c = Command::new("ctr");
         c.arg("-a").arg(&self.socket).args(["-n", CTR_NS]);
         c
-    }
-}
-
-impl Drop for Containerd {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -212,33 +215,28 @@ fn containerd_metadata_comes_from_containerd_s_own_api() {
 
 /// `podman system service` on a socket of the test's own, stopped on drop.
 struct PodmanService {
-    child: std::process::Child,
+    _daemon: Daemon,
     socket: std::path::PathBuf,
 }
 
 impl PodmanService {
     fn start(dir: &std::path::Path) -> PodmanService {
         let socket = dir.join("podman.sock");
-        let child = Command::new("podman")
+        let daemon = Command::new("podman")
             .args(["system", "service", "--time=0"])
             .arg(format!("unix://{}", socket.display()))
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("podman system service");
+        // Wrapped first: a start that times out below still stops it.
+        let daemon = Daemon(daemon);
         let deadline = std::time::Instant::now() + Duration::from_secs(30);
         while !socket.exists() {
             assert!(std::time::Instant::now() < deadline, "podman API socket did not appear");
             std::thread::sleep(Duration::from_millis(100));
         }
-        PodmanService { child, socket }
-    }
-}
-
-impl Drop for PodmanService {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        PodmanService { _daemon: daemon, socket }
     }
 }
 

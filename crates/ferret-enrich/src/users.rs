@@ -99,37 +99,48 @@ impl UserNames {
     }
 
     fn host_user(&mut self, uid: u32) -> Option<String> {
-        if let Some(n) = self.host_users.get(&uid) {
-            return n.as_deref().map(str::to_string);
-        }
-        let n: Option<Arc<str>> =
-            nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)).ok().flatten().map(|u| u.name.into());
-        if self.host_users.len() >= MAX_HOST_IDS {
-            self.host_users.clear();
-        }
-        self.host_users.insert(uid, n.clone());
-        n.as_deref().map(str::to_string)
+        cached(&mut self.host_users, uid, |id| {
+            nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(id)).ok().flatten().map(|u| u.name)
+        })
     }
 
     fn host_group(&mut self, gid: u32) -> Option<String> {
-        if let Some(n) = self.host_groups.get(&gid) {
-            return n.as_deref().map(str::to_string);
-        }
-        let n: Option<Arc<str>> =
-            nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(gid)).ok().flatten().map(|g| g.name.into());
-        if self.host_groups.len() >= MAX_HOST_IDS {
-            self.host_groups.clear();
-        }
-        self.host_groups.insert(gid, n.clone());
-        n.as_deref().map(str::to_string)
+        cached(&mut self.host_groups, gid, |id| {
+            nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(id)).ok().flatten().map(|g| g.name)
+        })
     }
 }
 
-/// Reads etc/passwd and etc/group under `root`; None when the root cannot be opened.
+/// A host id's name from `cache`, or from `lookup` (then cached, the cache bounded).
+fn cached(
+    cache: &mut HashMap<u32, Option<Arc<str>>>,
+    id: u32,
+    lookup: impl FnOnce(u32) -> Option<String>,
+) -> Option<String> {
+    if let Some(n) = cache.get(&id) {
+        return n.as_deref().map(str::to_string);
+    }
+    let n: Option<Arc<str>> = lookup(id).map(Arc::from);
+    if cache.len() >= MAX_HOST_IDS {
+        cache.clear();
+    }
+    cache.insert(id, n.clone());
+    n.as_deref().map(str::to_string)
+}
+
+/// Reads etc/passwd and etc/group under `root`; None when the root cannot be opened, or is
+/// ferret's own: a process the cgroup already places in a container may not have entered
+/// its root yet (the runtime's `runc init` before pivot_root), and the host's names are not
+/// the container's.
 fn read_db(root: &std::path::Path) -> Option<Db> {
     let dir = nix::fcntl::open(root, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty()).ok()?;
     // SAFETY: open returned a new descriptor that nothing else owns.
     let dir = unsafe { OwnedFd::from_raw_fd(dir) };
+    let theirs = nix::sys::stat::fstat(std::os::fd::AsRawFd::as_raw_fd(&dir)).ok()?;
+    let ours = nix::sys::stat::stat("/").ok()?;
+    if (theirs.st_dev, theirs.st_ino) == (ours.st_dev, ours.st_ino) {
+        return None;
+    }
     let users = read_confined(&dir, "etc/passwd").map(|t| parse(&t)).unwrap_or_default();
     let groups = read_confined(&dir, "etc/group").map(|t| parse(&t)).unwrap_or_default();
     Some(Db { users, groups, read_at: Some(Instant::now()) })
@@ -206,6 +217,13 @@ mod tests {
         // A container none of whose processes can be read names nothing, and is asked again.
         assert_eq!(names.names(Some("c2"), &[43], 1000, 0), (None, None));
         assert!(names.containers.get("c2").is_none());
+    }
+
+    #[test]
+    fn a_process_still_in_the_host_root_is_not_read() {
+        // /proc/self/root is ferret's own root: what it names is the host's, not a container's.
+        let mut names = UserNames::default();
+        assert_eq!(names.names(Some("c"), &[std::process::id()], 0, 0), (None, None));
     }
 
     #[test]
