@@ -341,7 +341,9 @@ fn drift_exec_into_a_running_container_and_its_init() {
         in_container(v) && v["process"]["args"][0] == "/bin/sh" && v["process"]["ns_pid"] == 1
     });
     assert_eq!(init["process"]["container_init"], true);
+    assert_eq!(init["process"]["container_init_tree"], true);
     assert_eq!(image_bin["process"]["container_init"], false, "sleep was forked by init");
+    assert_eq!(image_bin["process"]["container_init_tree"], true, "...so it descends from it");
     // A file written on the container's overlay root: the path as the
     // container sees it, resolved by the kernel.
     let write = sensor.wait_for(Duration::from_secs(10), "the write of /bb", |v| {
@@ -349,10 +351,12 @@ fn drift_exec_into_a_running_container_and_its_init() {
     });
     assert_eq!(write["file"]["path_source"], "kernel");
     assert!(write["file"]["flags"].as_array().is_some_and(|f| f.contains(&serde_json::Value::from("O_CREAT"))));
-    // `podman exec` joins the running container: same id.
-    sensor.wait_for(Duration::from_secs(10), "podman exec's process", |v| {
+    // `podman exec` joins the running container: same id, but not from its init.
+    let entered = sensor.wait_for(Duration::from_secs(10), "podman exec's process", |v| {
         in_container(v) && v["process"]["args"][0] == "/bin/cat" && v["process"]["args"][1] == "/proc/self/cgroup"
     });
+    assert_eq!(entered["process"]["container_init_tree"], false);
+    assert_eq!(entered["process"]["container_init"], false);
 }
 
 #[test]

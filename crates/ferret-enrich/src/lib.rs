@@ -389,6 +389,7 @@ impl Enricher {
             exe_memfd: p.exe_memfd,
             exe_upper_layer: p.exe_upper_layer,
             container_init: p.container.is_some() && task.ns_pid == 1,
+            container_init_tree: p.container.as_ref().and(p.init_tree),
             args: p.args.clone(),
             args_truncated: p.args_truncated,
             cmdline: p.cmdline.clone(),
@@ -472,7 +473,19 @@ impl Enricher {
             p.egid = task.egid;
             p.loginuid = task.loginuid;
             p.hash = Some(hash);
-            p.container = container::container_of(&lossy(&e.cgroup).0).map(Arc::new);
+            let container = container::container_of(&lossy(&e.cgroup).0).map(Arc::new);
+            // The init tree: the container's pid 1, or what the parent was (inherited at fork) in
+            // the same container. A process a runtime starts in a running container (`docker
+            // exec`, `kubectl exec`, nsenter) has a parent outside it: not in the tree. A parent
+            // seen only in /proc leaves it unknown.
+            let same_container = p.container.as_ref().map(|c| &c.id) == container.as_ref().map(|c| &c.id);
+            p.init_tree = match &container {
+                None => None,
+                Some(_) if task.ns_pid == 1 => Some(true),
+                Some(_) if same_container => p.init_tree,
+                Some(_) => Some(false),
+            };
+            p.container = container;
             p.refresh_summary();
         }
         let (process, hash) = self.process(&key, task);

@@ -60,6 +60,9 @@ pub struct ProcInfo {
     pub tty: Option<String>,
     /// The container it runs in (from its cgroup at exec, or /proc when seeded).
     pub container: Option<Arc<ferret_event::Container>>,
+    /// In a container: whether it descends from the container's init (set at exec, inherited
+    /// at fork); None on the host, or when not known (seeded from /proc).
+    pub init_tree: Option<bool>,
     pub escaped: Vec<String>,
     /// The executable's hash, requested at exec (or lazily for seeded ones).
     pub hash: Option<Arc<HashSlot>>,

@@ -109,6 +109,11 @@ pub struct Process {
     /// The process is its container's init (pid 1 in the container's pid namespace).
     #[serde(default)]
     pub container_init: bool,
+    /// In a container: whether the process descends from the container's init. False for
+    /// what a runtime starts in a running container (`docker exec`, `kubectl exec`, nsenter):
+    /// an interactive way in. Null on the host, or when not known (running before ferret).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container_init_tree: Option<bool>,
     /// Shared with the process table: events of one process do not copy it.
     pub args: Arc<Vec<String>>,
     /// True when argv was longer than the capture limit.
