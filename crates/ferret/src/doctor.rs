@@ -94,6 +94,14 @@ pub fn doctor(as_json: bool) -> ExitCode {
         }
         let names: Vec<&str> = ferret_bpf::loader::SYSCALL_HOOKS.iter().map(|(_, n, _)| *n).collect();
         println!("  syscalls watched ({}, with their ia32 forms on x86_64): {}", names.len(), names.join(" "));
+        #[cfg(target_arch = "x86_64")]
+        {
+            let mux: Vec<&str> = ferret_bpf::loader::IA32_MULTIPLEXERS.iter().map(|(_, n, _)| *n).collect();
+            println!(
+                "  ia32 multiplexers decoded into the calls they stand for: {} (failed ia32 execs are not seen)",
+                mux.join(" ")
+            );
+        }
         match &verdict {
             None => println!("verdict: ferret can run here"),
             Some(why) => println!("verdict: ferret cannot run here: {why}"),
