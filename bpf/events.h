@@ -54,6 +54,7 @@ enum exec_flags {
 	EXEC_F_EMPTY_PATH = 1u << 8, /* execveat with AT_EMPTY_PATH (fd execution) */
 	EXEC_F_CWD_UNREACHABLE = 1u << 9, /* cwd outside the process's root, or deleted */
 	EXEC_F_EXE_UPPER = 1u << 10, /* executable in an overlayfs upper layer: written inside the container (drift) */
+	EXEC_F_COMPAT = 1u << 11, /* made through the 32-bit (ia32) syscall entry (failed execs; see syscalls.bpf.c) */
 };
 
 /* fork_event.flags */
@@ -180,13 +181,17 @@ enum syscall_flags {
 };
 
 /*
- * Values of the syscall-number map that are not syscall_ids: the ia32
- * multiplexers, whose real call and arguments are in user memory, decoded
- * at entry into the syscall_id they stand for.
+ * Values of the syscall-number map that are not syscall_ids (ia32 table):
+ * the multiplexers, whose real call and arguments are in user memory,
+ * decoded at entry into the syscall_id they stand for; and execve/execveat,
+ * whose failures the 64-bit-only execve tracepoints never see (reported as
+ * exec records, struct exec_event).
  */
-enum sc_multiplexer {
+enum sc_special {
 	SC_MUX_SOCKETCALL = 1000, /* socketcall(call, u32 args[]) */
 	SC_MUX_OLD_MMAP = 1001, /* mmap(struct mmap_arg_struct *): six u32 */
+	SC_IA32_EXECVE = 1002,
+	SC_IA32_EXECVEAT = 1003,
 };
 
 /* Inode of a resolved file. */

@@ -10,6 +10,7 @@
  * strings, and flagged as such (EXEC_F_PATH_FROM_USER).
  */
 #include "lib/common.h"
+#include "lib/exec.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -27,88 +28,12 @@ enum fork_flags _keep_fork_flags;
 enum counter_index _keep_counter_index;
 enum ferret_limits _keep_ferret_limits;
 
-/* One exec record per CPU (too large for a per-CPU map: 32 KiB is the cap);
- * max_entries is set to the number of possible CPUs by userspace. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct exec_event);
-} exec_scratch SEC(".maps");
-
-/* What sys_enter_execve(at) saw, kept until the matching exit. */
-struct exec_args {
-	const char *filename;
-	const char *const *argv;
-	__s32 dirfd;
-	__u32 at_flags;
-	__u32 is_execveat;
-};
-
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 8192);
 	__type(key, __u32); /* tid */
 	__type(value, struct exec_args);
 } exec_inflight SEC(".maps");
-
-#define AT_EMPTY_PATH 0x1000
-
-static __always_inline struct exec_event *exec_record(void)
-{
-	__u32 cpu = bpf_get_smp_processor_id();
-	struct exec_event *e = bpf_map_lookup_elem(&exec_scratch, &cpu);
-	if (!e)
-		count(COUNTER_SCRATCH_MISS);
-	return e;
-}
-
-/* Offsets into exec_event.data stay below HALF so that any copy of at most
- * HALF bytes fits: that is the bound the verifier checks. */
-#define HALF (FERRET_DATA_MAX / 2)
-
-/* Copies a resolved path into e->data at off; returns its length. */
-static __always_inline __u32 put_path(struct exec_event *e, __u32 off, const struct path *path, struct task_struct *task,
-				      __u32 *pflags)
-{
-	return copy_path(&e->data[off & (HALF - 1)], path, task, pflags);
-}
-
-/* Copies a NUL-terminated kernel string of at most max bytes; returns its length without the NUL. */
-static __always_inline __u32 put_kstr(struct exec_event *e, __u32 off, const char *s, __u32 max)
-{
-	long n = bpf_probe_read_kernel_str(&e->data[off & (HALF - 1)], max, s);
-	return n > 0 ? n - 1 : 0;
-}
-
-static __always_inline __u32 put_ustr(struct exec_event *e, __u32 off, const char *s, __u32 max)
-{
-	long n = bpf_probe_read_user_str(&e->data[off & (HALF - 1)], max, s);
-	return n > 0 ? n - 1 : 0;
-}
-
-static __always_inline __u32 put_tty(struct exec_event *e, __u32 off, struct task_struct *task)
-{
-	struct tty_struct *tty = BPF_CORE_READ(task, signal, tty);
-	if (!tty)
-		return 0;
-	return put_kstr(e, off, tty->name, FERRET_TTY_LEN);
-}
-
-static __always_inline __u32 put_cwd(struct exec_event *e, __u32 off, struct task_struct *task)
-{
-	struct fs_struct *fs = BPF_CORE_READ(task, fs);
-	__u32 pflags = 0, len;
-
-	if (!fs)
-		return 0;
-	len = put_path(e, off, &fs->pwd, task, &pflags);
-	if (pflags & PATH_R_TRUNCATED)
-		e->flags |= EXEC_F_CWD_TRUNCATED;
-	if (pflags & PATH_R_UNREACHABLE)
-		e->flags |= EXEC_F_CWD_UNREACHABLE;
-	return len;
-}
 
 /*
  * The task's cgroup, as the last FERRET_CGROUP_LEVELS path components
@@ -154,15 +79,6 @@ static __always_inline __u32 put_cgroup(struct exec_event *e, __u32 off, struct 
 	return len;
 }
 
-static __always_inline void send_exec(struct exec_event *e, __u32 off)
-{
-	__u64 size = __builtin_offsetof(struct exec_event, data) + (__u64)off;
-	if (size > sizeof(*e))
-		size = sizeof(*e);
-	e->hdr.size = size;
-	submit(e, size, EVENT_EXEC);
-}
-
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -206,14 +122,14 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	if (inode_in_upper_layer(inode))
 		e->flags |= EXEC_F_EXE_UPPER;
 
-	e->exe_len = put_path(e, off, &file->f_path, p, &pflags);
+	e->exe_len = exec_put_path(e, off, &file->f_path, p, &pflags);
 	if (pflags & PATH_R_TRUNCATED)
 		e->flags |= EXEC_F_EXE_TRUNCATED;
 	if (pflags & PATH_R_UNREACHABLE)
 		e->flags |= EXEC_F_EXE_INTERNAL;
 	off += e->exe_len;
 
-	e->cwd_len = put_cwd(e, off, p);
+	e->cwd_len = exec_put_cwd(e, off, p);
 	off += e->cwd_len;
 
 	/* bprm->filename: the path given to execve, copied by the kernel once
@@ -221,17 +137,17 @@ int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_bin
 	 * when a binfmt handler (`#!`, binfmt_misc) substituted an interpreter. */
 	filename = BPF_CORE_READ(bprm, filename);
 	interp = BPF_CORE_READ(bprm, interp);
-	e->filename_len = put_kstr(e, off, filename, FERRET_PATH_MAX);
+	e->filename_len = exec_put_kstr(e, off, filename, FERRET_PATH_MAX);
 	off += e->filename_len;
 	if (interp && interp != filename) {
 		e->flags |= EXEC_F_SCRIPT;
-		e->interp_len = put_kstr(e, off, interp, FERRET_NAME_SLACK);
+		e->interp_len = exec_put_kstr(e, off, interp, FERRET_NAME_SLACK);
 	} else {
 		e->interp_len = 0;
 	}
 	off += e->interp_len;
 
-	e->tty_len = put_tty(e, off, p);
+	e->tty_len = exec_put_tty(e, off, p);
 	off += e->tty_len;
 
 	e->cgroup_len = put_cgroup(e, off, p);
@@ -288,52 +204,12 @@ int enter_execveat(struct trace_event_raw_sys_enter *ctx)
 			  (__u32)ctx->args[4], 1);
 }
 
-/* State for reading a failed exec's argv from user memory with bpf_loop.
- * The running length and count live in the record (map memory), not here:
- * the verifier then sees the same bounded state on every iteration and the
- * callback converges, instead of tracking a growing offset range. */
-struct argv_walk {
-	struct exec_event *e;
-	const char *const *argv;
-	__u32 start; /* where argv begins in e->data */
-};
-
-static long argv_step(__u64 i, void *arg)
-{
-	struct argv_walk *w = arg;
-	struct exec_event *e = w->e;
-	const char *p = 0;
-	__u32 off;
-	long n;
-
-	if (bpf_probe_read_user(&p, sizeof(p), &w->argv[i]) != 0 || !p)
-		return 1;
-	off = (w->start + e->args_len) & (HALF - 1);
-	/* Stay below HALF, like every other write into data. */
-	if (off + FERRET_FAILED_ARG_LEN > HALF) {
-		e->flags |= EXEC_F_ARGS_TRUNCATED;
-		return 1;
-	}
-	n = bpf_probe_read_user_str(&e->data[off], FERRET_FAILED_ARG_LEN, p);
-	if (n <= 0)
-		return 1;
-	/* A full-length read means the entry was cut; keep its NUL and flag it. */
-	if (n == FERRET_FAILED_ARG_LEN)
-		e->flags |= EXEC_F_ARGS_TRUNCATED;
-	e->args_len += n;
-	e->argc++;
-	return 0;
-}
-
 static __always_inline int exit_exec(struct trace_event_raw_sys_exit *ctx)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct exec_args *a = bpf_map_lookup_elem(&exec_inflight, &tid);
-	struct task_struct *task;
-	struct exec_event *e;
 	struct exec_args args;
 	long ret = ctx->ret;
-	__u32 off = 0;
 
 	if (!a) {
 		if (ret < 0)
@@ -344,51 +220,7 @@ static __always_inline int exit_exec(struct trace_event_raw_sys_exit *ctx)
 	bpf_map_delete_elem(&exec_inflight, &tid);
 	if (ret >= 0)
 		return 0; /* reported by handle_exec */
-
-	e = exec_record();
-	if (!e)
-		return 0;
-	task = bpf_get_current_task_btf();
-	fill_header(&e->hdr, EVENT_EXEC, task);
-	e->ret = ret;
-	e->flags = EXEC_F_PATH_FROM_USER;
-	if (args.is_execveat)
-		e->flags |= EXEC_F_EXECVEAT;
-	if (args.at_flags & AT_EMPTY_PATH)
-		e->flags |= EXEC_F_EMPTY_PATH;
-	e->old_pid = tid;
-	e->exe_ino = 0;
-	e->exe_size = 0;
-	e->exe_mtime_sec = 0;
-	e->exe_mtime_nsec = 0;
-	e->exe_dev = 0;
-	e->exe_nlink = 0;
-	e->exe_mode = 0;
-	e->interp_len = 0;
-
-	/* No file was run: exe is the caller's string, as is filename. */
-	e->exe_len = put_ustr(e, off, args.filename, FERRET_PATH_MAX);
-	off += e->exe_len;
-	e->cwd_len = put_cwd(e, off, task);
-	off += e->cwd_len;
-	e->filename_len = 0;
-	e->tty_len = put_tty(e, off, task);
-	off += e->tty_len;
-	e->cgroup_len = 0;
-
-	{
-		struct argv_walk w = { .e = e, .argv = args.argv, .start = off & (HALF - 1) };
-		e->argc = 0;
-		e->args_len = 0;
-		bpf_loop(FERRET_FAILED_ARGS, argv_step, &w, 0);
-		if (e->argc == FERRET_FAILED_ARGS) {
-			const char *more = 0;
-			if (bpf_probe_read_user(&more, sizeof(more), &args.argv[FERRET_FAILED_ARGS]) == 0 && more)
-				e->flags |= EXEC_F_ARGS_TRUNCATED;
-		}
-		off = (w.start + e->args_len) & (FERRET_DATA_MAX - 1);
-	}
-	send_exec(e, off);
+	report_failed_exec(&args, ret, bpf_get_current_task_btf());
 	return 0;
 }
 

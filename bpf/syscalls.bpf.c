@@ -19,6 +19,7 @@
  *    names), so rules decide what crosses the ring buffer.
  */
 #include "lib/common.h"
+#include "lib/exec.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -30,7 +31,7 @@ const volatile __u64 dedup_window_ns = 0;
 struct syscall_event *_keep_syscall_event;
 enum syscall_id _keep_syscall_id;
 enum syscall_flags _keep_syscall_flags;
-enum sc_multiplexer _keep_sc_multiplexer;
+enum sc_special _keep_sc_special;
 
 #define O_ACCMODE 00000003
 #define O_CREAT 00000100
@@ -277,6 +278,33 @@ static __always_inline void regs_args(__u64 *args, int compat, struct pt_regs *r
 	args[5] = PT_REGS_PARM6_SYSCALL(regs);
 }
 
+static __always_inline int ia32_exec(__u32 sc)
+{
+	return sc == SC_IA32_EXECVE || sc == SC_IA32_EXECVEAT;
+}
+
+/* A failed ia32 exec, as process.bpf.c reports a failed 64-bit one (a
+ * successful one is seen at sched_process_exec like any other). */
+static __always_inline void ia32_exec_exit(__u32 sc, struct sc_args *a, long ret, struct task_struct *task)
+{
+	struct exec_args ea = { .compat = 1 };
+
+	if (ret >= 0)
+		return;
+	if (sc == SC_IA32_EXECVE) {
+		ea.filename = (const char *)a->args[0];
+		ea.argv = (const char *const *)a->args[1];
+		ea.dirfd = AT_FDCWD;
+	} else {
+		ea.dirfd = (__s32)a->args[0];
+		ea.filename = (const char *)a->args[1];
+		ea.argv = (const char *const *)a->args[2];
+		ea.at_flags = a->args[4];
+		ea.is_execveat = 1;
+	}
+	report_failed_exec(&ea, ret, task);
+}
+
 /* The syscall_id a socketcall `call` stands for, and its argument count. */
 static __always_inline __u32 socketcall_id(__u64 call, __u32 *nargs)
 {
@@ -335,7 +363,7 @@ static __always_inline int enter(__u32 sc, int compat, struct pt_regs *regs, str
 
 	if (self_tgid && task->tgid == self_tgid)
 		return 0;
-	if ((sc >= SC_MAX && sc != SC_MUX_SOCKETCALL && sc != SC_MUX_OLD_MMAP) || exit_only(sc))
+	if ((sc >= SC_MAX && sc != SC_MUX_SOCKETCALL && sc != SC_MUX_OLD_MMAP && !ia32_exec(sc)) || exit_only(sc))
 		return 0;
 	a = bpf_task_storage_get(&sc_inflight, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!a)
@@ -344,6 +372,10 @@ static __always_inline int enter(__u32 sc, int compat, struct pt_regs *regs, str
 	a->compat = compat;
 	a->mux = 0;
 	regs_args(a->args, compat, regs);
+	if (ia32_exec(sc)) {
+		a->sc = sc; /* only the registers are needed, at exit */
+		return 0;
+	}
 	if (sc == SC_MUX_SOCKETCALL || sc == SC_MUX_OLD_MMAP) {
 		sc = demux(a, sc);
 		if (!sc || sc >= SC_MAX)
@@ -785,6 +817,13 @@ static __always_inline int exit_sc(__u32 sc, int compat, long ret, struct pt_reg
 		a = bpf_task_storage_get(&sc_inflight, task, 0, 0);
 		if (!a)
 			return 0;
+		if (ia32_exec(sc)) {
+			if (a->sc == sc && a->compat == compat) {
+				a->sc = 0;
+				ia32_exec_exit(sc, a, ret, task);
+			}
+			return 0;
+		}
 		if (sc == SC_MUX_SOCKETCALL || sc == SC_MUX_OLD_MMAP) {
 			if (a->mux != sc)
 				return 0;

@@ -424,4 +424,13 @@ fn syscalls_through_the_32_bit_entry_are_seen_and_flagged() {
     });
     assert_eq!(mmap["file"]["path"], "/usr/bin/true");
     assert_eq!(mmap["syscall"]["ia32"], true);
+    // A failed execve through the ia32 entry: an exec event like a failed 64-bit one, flagged.
+    let exec = sensor.wait_for(WAIT, "failed ia32 execve", |v| {
+        v["type"] == "process_exec" && v["process"]["pid"] == pid && v["ret"] == -2
+    });
+    assert_eq!(exec["error"], "ENOENT");
+    assert_eq!(exec["exec"]["ia32"], true);
+    assert_eq!(exec["exec"]["filename"], "/nonexistent/ferret-ia32-exec");
+    assert_eq!(exec["exec"]["path_source"], "user");
+    assert_eq!(exec["attempted_args"], serde_json::json!(["/nonexistent/ferret-ia32-exec", "--ferret-arg"]));
 }

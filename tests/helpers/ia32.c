@@ -13,6 +13,9 @@
 static char path[256];
 static unsigned int sc_args[6]; /* socketcall's and old mmap's argument array */
 static struct sockaddr_in peer;
+static char bad_exe[] = "/nonexistent/ferret-ia32-exec";
+static char arg1[] = "--ferret-arg";
+static unsigned int exec_argv[3]; /* 32-bit pointers, as an ia32 execve takes them */
 
 static long int80(long nr, long a, long b, long c)
 {
@@ -58,6 +61,10 @@ int main(int argc, char **argv)
 	long m = int80(90, (long)sc_args, 0, 0);
 	if (m < 0 && m > -4096)
 		return 7;
+	/* execve (11) through the ia32 entry, failing: the 64-bit execve tracepoints never see it. */
+	exec_argv[0] = (unsigned int)(long)bad_exe, exec_argv[1] = (unsigned int)(long)arg1, exec_argv[2] = 0;
+	if (int80(11, (long)bad_exe, (long)exec_argv, 0) != -2)
+		return 8;
 	printf("%d %ld %ld %d\n", getpid(), fd, s, ntohs(peer.sin_port));
 	return 0;
 }

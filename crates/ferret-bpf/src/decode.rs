@@ -125,6 +125,7 @@ pub mod exec_flags {
     pub const EMPTY_PATH: u32 = F::EXEC_F_EMPTY_PATH.0;
     pub const CWD_UNREACHABLE: u32 = F::EXEC_F_CWD_UNREACHABLE.0;
     pub const EXE_UPPER: u32 = F::EXEC_F_EXE_UPPER.0;
+    pub const COMPAT: u32 = F::EXEC_F_COMPAT.0;
 }
 
 /// Bits of [`Fork::flags`], as `enum fork_flags` in `bpf/events.h`.

@@ -137,15 +137,19 @@ pub const SYSCALL_HOOKS: &[(i64, &str, SyscallId)] = &[
 /// `int 0x80`, make them on x86_64 (numbers from the kernel's syscall_32.tbl).
 /// The 16-bit-id variants are watched too; the multiplexers whose arguments
 /// are in memory are in [`IA32_MULTIPLEXERS`].
-/// The ia32 multiplexers: `socketcall` (socket, bind, connect, listen, accept
-/// and accept4 of 32-bit programs before Linux 4.3 gave them their own numbers,
-/// and still what 32-bit libcs may call) and the old `mmap`, whose arguments
-/// are an array in memory. The kernel side reads it and reports the call it
-/// stands for, flagged `multiplexed`.
+/// The ia32 syscalls handled apart (`enum sc_special`): the multiplexers
+/// `socketcall` (socket, bind, connect, listen, accept and accept4 of 32-bit
+/// programs before Linux 4.3 gave them their own numbers, and still what
+/// 32-bit libcs may call) and the old `mmap`, whose arguments are an array in
+/// memory: the kernel side reads it and reports the call it stands for,
+/// flagged `multiplexed`; and `execve`/`execveat`, whose failures the 64-bit
+/// execve tracepoints never see: reported as exec records.
 #[cfg(target_arch = "x86_64")]
-pub const IA32_MULTIPLEXERS: &[(u32, &str, crate::skel::syscalls::types::sc_multiplexer)] = &[
-    (102, "socketcall", crate::skel::syscalls::types::sc_multiplexer::SC_MUX_SOCKETCALL),
-    (90, "mmap", crate::skel::syscalls::types::sc_multiplexer::SC_MUX_OLD_MMAP),
+pub const IA32_SPECIAL: &[(u32, &str, crate::skel::syscalls::types::sc_special)] = &[
+    (102, "socketcall", crate::skel::syscalls::types::sc_special::SC_MUX_SOCKETCALL),
+    (90, "mmap", crate::skel::syscalls::types::sc_special::SC_MUX_OLD_MMAP),
+    (11, "execve", crate::skel::syscalls::types::sc_special::SC_IA32_EXECVE),
+    (358, "execveat", crate::skel::syscalls::types::sc_special::SC_IA32_EXECVEAT),
 ];
 
 #[cfg(target_arch = "x86_64")]
@@ -302,6 +306,8 @@ impl Sensor {
         let mut open = SyscallsSkelBuilder::default().open(storage).context("opening the syscall eBPF object")?;
         open.maps.events.reuse_fd(skel.maps.events.as_fd()).context("sharing the ring buffer")?;
         open.maps.counters.reuse_fd(skel.maps.counters.as_fd()).context("sharing the counters")?;
+        // Failed ia32 execs are built in the process programs' per-CPU exec records.
+        open.maps.exec_scratch.reuse_fd(skel.maps.exec_scratch.as_fd()).context("sharing exec_scratch")?;
         if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
             ro.self_tgid = std::process::id();
             ro.wakeup_bytes = opts.wakeup_bytes;
@@ -321,7 +327,7 @@ impl Sensor {
         for (nr, name, value) in SYSCALL_HOOKS_IA32
             .iter()
             .map(|(nr, name, id)| (nr, name, id.0))
-            .chain(IA32_MULTIPLEXERS.iter().map(|(nr, name, m)| (nr, name, m.0)))
+            .chain(IA32_SPECIAL.iter().map(|(nr, name, m)| (nr, name, m.0)))
         {
             let key = crate::decode::limits::SC_NR_MAX + nr;
             syscalls

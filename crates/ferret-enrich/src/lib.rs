@@ -438,6 +438,7 @@ impl Enricher {
             argc: e.argc,
             execveat: e.has(exec_flags::EXECVEAT),
             empty_path: e.has(exec_flags::EMPTY_PATH),
+            ia32: e.has(exec_flags::COMPAT),
         };
         if failed {
             // Nothing ran: the actor keeps its image; the attempt is in `exec`.

@@ -166,6 +166,10 @@ pub struct ExecInfo {
     /// execveat(fd, "", AT_EMPTY_PATH): running an open file descriptor.
     #[serde(default)]
     pub empty_path: bool,
+    /// Made through the 32-bit (ia32) syscall entry (reported for failed execs; a successful
+    /// one is an exec like any other).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ia32: bool,
 }
 
 /// Details of a `process_fork` event.

@@ -96,10 +96,10 @@ pub fn doctor(as_json: bool) -> ExitCode {
         println!("  syscalls watched ({}, with their ia32 forms on x86_64): {}", names.len(), names.join(" "));
         #[cfg(target_arch = "x86_64")]
         {
-            let mux: Vec<&str> = ferret_bpf::loader::IA32_MULTIPLEXERS.iter().map(|(_, n, _)| *n).collect();
+            let special: Vec<&str> = ferret_bpf::loader::IA32_SPECIAL.iter().map(|(_, n, _)| *n).collect();
             println!(
-                "  ia32 multiplexers decoded into the calls they stand for: {} (failed ia32 execs are not seen)",
-                mux.join(" ")
+                "  ia32 also: {} (the multiplexers decoded into the calls they stand for; failed execs as exec events)",
+                special.join(" ")
             );
         }
         match &verdict {
