@@ -487,8 +487,7 @@ static __always_inline int handle(struct __sk_buff *skb, int egress)
 	if (bpf_skb_load_bytes(skb, msg, e->data, len))
 		return 1;
 	e->cap_len = len;
-	e->hdr.size = __builtin_offsetof(struct dns_event, data) + len;
-	submit(e, __builtin_offsetof(struct dns_event, data) + (__u64)len, EVENT_DNS);
+	submit_used(e, len, EVENT_DNS);
 	return 1;
 }
 

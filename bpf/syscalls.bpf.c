@@ -711,11 +711,7 @@ static __always_inline int interesting(struct syscall_event *e, __u32 len, struc
 
 static __always_inline void send(struct syscall_event *e, __u32 off)
 {
-	__u64 size = __builtin_offsetof(struct syscall_event, data) + (__u64)off;
-	if (size > sizeof(*e))
-		size = sizeof(*e);
-	e->hdr.size = size;
-	submit(e, size, EVENT_SYSCALL);
+	submit_used(e, off, EVENT_SYSCALL);
 }
 
 static __always_inline int sig_differs(const char *sig, __u32 sig_len, struct syscall_event *e, __u32 off, __u32 len)

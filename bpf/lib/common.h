@@ -64,6 +64,17 @@ static __always_inline void submit(void *rec, __u64 size, __u32 kind)
 		count(kind);
 }
 
+/* Sends a variable-length record (one ending in `data`) whose data is written
+ * up to `off`: only that much crosses the ring buffer, and hdr.size says so. */
+#define submit_used(e, off, kind)                                                        \
+	do {                                                                             \
+		__u64 size_ = __builtin_offsetof(typeof(*(e)), data) + (__u64)(off);   \
+		if (size_ > sizeof(*(e)))                                                \
+			size_ = sizeof(*(e));                                            \
+		(e)->hdr.size = size_;                                                   \
+		submit((e), size_, (kind));                                              \
+	} while (0)
+
 static __always_inline __u32 task_ns_pid(struct task_struct *task)
 {
 	struct pid *pid = task->thread_pid;

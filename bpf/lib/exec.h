@@ -90,11 +90,7 @@ static __always_inline __u32 exec_put_cwd(struct exec_event *e, __u32 off, struc
 
 static __always_inline void send_exec(struct exec_event *e, __u32 off)
 {
-	__u64 size = __builtin_offsetof(struct exec_event, data) + (__u64)off;
-	if (size > sizeof(*e))
-		size = sizeof(*e);
-	e->hdr.size = size;
-	submit(e, size, EVENT_EXEC);
+	submit_used(e, off, EVENT_EXEC);
 }
 
 /* State for reading a failed exec's argv from user memory with bpf_loop.
