@@ -54,7 +54,7 @@ fn rfc3339(t: &prost_types::Timestamp) -> Option<String> {
 }
 
 impl Containerd {
-    /// Connects (lazily: the first call dials) to the socket at `path`.
+    /// Connects to the socket at `path`, giving up after `timeout`.
     pub async fn connect(path: &Path, timeout: Duration) -> Result<Containerd> {
         let channel = tokio::time::timeout(timeout, containerd_client::connect(path))
             .await
