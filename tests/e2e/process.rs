@@ -25,6 +25,15 @@ fn marker(dir: &Path) -> PathBuf {
     path
 }
 
+/// A sensor whose events wait up to 20 s for their executable's hash: the tests run in
+/// parallel, and every sensor hashes every test's executables (podman, containerd...), so the
+/// default 2 s can pass before a checked hash is computed.
+fn hashing_sensor() -> (tempfile::TempDir, Sensor) {
+    let (dir, cfg) = ferret_e2e::config_file("[process]\nhash_wait_ms = 20000\n");
+    let sensor = Sensor::start(&["--config", cfg.to_str().expect("utf-8")]);
+    (dir, sensor)
+}
+
 fn s(v: &Value) -> &str {
     v.as_str().unwrap_or_else(|| panic!("not a string: {v}"))
 }
@@ -35,7 +44,7 @@ fn exec_carries_kernel_path_tricky_args_cwd_hash_and_lineage() {
     let bin = marker(dir.path());
     let cwd = dir.path().join("work \"dir\"");
     std::fs::create_dir_all(&cwd).expect("mkdir cwd");
-    let sensor = Sensor::start(&[]);
+    let (_cfg, sensor) = hashing_sensor();
 
     let invalid = OsStr::from_bytes(b"bad\xff\xfeutf8");
     let mut child = Command::new(&bin)
@@ -113,7 +122,7 @@ fn shebang_script_reports_interpreter_and_script() {
     let script = dir.path().join("hello.sh");
     std::fs::write(&script, "#!/bin/sh\nexit 0\n").expect("write script");
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-    let sensor = Sensor::start(&[]);
+    let (_cfg, sensor) = hashing_sensor();
     let mut child = Command::new("./hello.sh").arg("x").current_dir(dir.path()).spawn().expect("run script");
     let pid = child.id();
     child.wait().expect("wait");
@@ -211,7 +220,7 @@ fn failed_exec_is_reported_with_errno_and_user_path() {
 
 #[test]
 fn memfd_execution_is_flagged_and_hashed() {
-    let sensor = Sensor::start(&[]);
+    let (_cfg, sensor) = hashing_sensor();
     // fexecve of a memfd holding a copy of /usr/bin/sleep: fileless execution.
     // It sleeps so that it is still there to be hashed: an image with no
     // path left cannot be hashed once its process is gone.

@@ -478,10 +478,12 @@ impl Enricher {
             // The init tree: the container's pid 1, or what the parent was (inherited at fork) in
             // the same container. A process a runtime starts in a running container (`docker
             // exec`, `kubectl exec`, nsenter) has a parent outside it: not in the tree. A parent
-            // seen only in /proc leaves it unknown.
+            // seen only in /proc leaves it unknown, as does a container sharing the host's pid
+            // namespace (no pid 1 of its own to descend from).
             let same_container = p.container.as_ref().map(|c| &c.id) == container.as_ref().map(|c| &c.id);
             p.init_tree = match &container {
                 None => None,
+                Some(_) if task.ns_pid == task.pid => None,
                 Some(_) if task.ns_pid == 1 => Some(true),
                 Some(_) if same_container => p.init_tree,
                 Some(_) => Some(false),
