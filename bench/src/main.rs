@@ -42,7 +42,8 @@ struct Args {
     /// redis-benchmark requests per test (PING_INLINE and SET) per measurement.
     #[arg(long, default_value_t = 50_000)]
     redis_requests: usize,
-    /// Setups to run (names: off, floor, ferret, corpus, auditd, bpftrace); default all.
+    /// Setups to run (names: off, floor, ferret, corpus, auditd, bpftrace; and noflows, ferret with
+    /// flow records off, only when named); default all but noflows.
     #[arg(long, value_delimiter = ',')]
     setups: Vec<String>,
     /// Findings timed for the detection latency.
@@ -86,6 +87,7 @@ fn setup_named(n: &str) -> Option<Setup> {
         "corpus" => Setup::FerretCorpus,
         "auditd" => Setup::Auditd,
         "bpftrace" => Setup::Bpftrace,
+        "noflows" => Setup::FerretNoFlows,
         _ => return None,
     })
 }
@@ -123,7 +125,7 @@ fn main() -> Result<()> {
             match setup_named(n) {
                 Some(s) if !v.contains(&s) => v.push(s),
                 Some(_) => {}
-                None => bail!("unknown setup {n:?} (off, floor, ferret, corpus, auditd, bpftrace)"),
+                None => bail!("unknown setup {n:?} (off, floor, ferret, corpus, auditd, bpftrace, noflows)"),
             }
         }
         v
@@ -264,7 +266,7 @@ fn main() -> Result<()> {
 
     if !usage.is_empty() {
         r.push_str("\nferret during the rounds (median over its runs):\n\n| setup | CPU s per run | peak RSS (MiB) | events/s received from the kernel | kernel drops (all runs) |\n|---|---|---|---|---|\n");
-        for s in [Setup::Ferret, Setup::FerretCorpus] {
+        for s in [Setup::Ferret, Setup::FerretCorpus, Setup::FerretNoFlows] {
             let runs: Vec<&Usage> = usage.iter().filter(|u| u.setup == s).collect();
             if runs.is_empty() {
                 continue;

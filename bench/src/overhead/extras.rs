@@ -89,7 +89,7 @@ pub fn detection_latency(bin: &Path, dir: &Path, n: usize, gap: Duration) -> Res
 /// stress-ng's exec and open storm for `secs` with ferret (default rules) running: is ferret up
 /// at the end, how did its memory move, what did it receive and drop. Returns the markdown lines.
 pub fn stress(bin: &Path, dir: &Path, secs: u64) -> Result<String> {
-    let f = start_ferret(bin, &[], false, dir, "stress")?;
+    let f = start_ferret(bin, &[], false, dir, "stress", None)?;
     let pid = f.child.id();
     // stress-ng's exec stressor refuses to run as root: the storm runs as nobody.
     let mut storm = Command::new("setpriv")
@@ -257,7 +257,7 @@ pub fn replay_throughput(bin: &Path, dir: &Path, events: usize, plain: &Path) ->
 
 /// Start-up and idle cost of ferret with the default rules.
 pub fn idle(bin: &Path, dir: &Path) -> Result<String> {
-    let r = start_ferret(bin, &[], false, dir, "idle")?;
+    let r = start_ferret(bin, &[], false, dir, "idle", None)?;
     let (_, _, start_cpu) = proc_usage(r.child.id());
     std::thread::sleep(Duration::from_secs(10));
     let (rss, hwm, cpu) = proc_usage(r.child.id());
@@ -270,7 +270,7 @@ pub fn idle(bin: &Path, dir: &Path) -> Result<String> {
 
 /// Paced exec storm with ferret --events: were all execs delivered? Returns the markdown row.
 pub fn loss_check(bin: &Path, dir: &Path, rate: u64, secs: u64) -> Result<String> {
-    let r = start_ferret(bin, &[], true, dir, "loss")?;
+    let r = start_ferret(bin, &[], true, dir, "loss", None)?;
     std::thread::sleep(Duration::from_millis(500));
     let total = rate * secs;
     let per_thread = total / 2;

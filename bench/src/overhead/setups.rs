@@ -16,6 +16,8 @@ pub enum Setup {
     FerretCorpus,
     Auditd,
     Bpftrace,
+    /// ferret with flow records off: what the flow machinery costs (not in ALL: `--setups noflows`).
+    FerretNoFlows,
 }
 
 pub const ALL: [Setup; 6] =
@@ -30,6 +32,7 @@ impl Setup {
             Setup::FerretCorpus => "ferret, all corpus rules",
             Setup::Auditd => "auditd, same syscalls",
             Setup::Bpftrace => "bpftrace, same syscalls",
+            Setup::FerretNoFlows => "ferret, flow records off",
         }
     }
 }
@@ -56,12 +59,25 @@ pub struct Ferret {
     pub out: PathBuf,
 }
 
-/// Starts `ferret run` writing to a file in `dir`; returns once its programs are attached.
-pub fn start_ferret(bin: &Path, rules: &[PathBuf], events: bool, dir: &Path, tag: &str) -> Result<Ferret> {
+/// Starts `ferret run` writing to a file in `dir` (with `config`, TOML, when given); returns once
+/// its programs are attached.
+pub fn start_ferret(
+    bin: &Path,
+    rules: &[PathBuf],
+    events: bool,
+    dir: &Path,
+    tag: &str,
+    config: Option<&str>,
+) -> Result<Ferret> {
     let out = dir.join(format!("ferret-{tag}.jsonl"));
     let _ = std::fs::remove_file(&out);
     let mut cmd = Command::new(bin);
     cmd.args(["run", "--quiet", "--output"]).arg(&out);
+    if let Some(toml) = config {
+        let path = dir.join(format!("ferret-{tag}.toml"));
+        std::fs::write(&path, toml).context("writing the setup's configuration")?;
+        cmd.arg("--config").arg(path);
+    }
     for r in rules {
         cmd.arg("--rules").arg(r);
     }
@@ -283,8 +299,14 @@ impl Active {
         match setup {
             Setup::Off => {}
             Setup::Floor => a.floor = Some(ferret_bpf::floor::Floor::start()?),
-            Setup::Ferret => a.ferret = Some(start_ferret(ferret_bin, &[], false, dir, "default")?),
-            Setup::FerretCorpus => a.ferret = Some(start_ferret(ferret_bin, &corpus_rules(), false, dir, "corpus")?),
+            Setup::Ferret => a.ferret = Some(start_ferret(ferret_bin, &[], false, dir, "default", None)?),
+            Setup::FerretCorpus => {
+                a.ferret = Some(start_ferret(ferret_bin, &corpus_rules(), false, dir, "corpus", None)?)
+            }
+            Setup::FerretNoFlows => {
+                let toml = "[flows]\nenabled = false\n";
+                a.ferret = Some(start_ferret(ferret_bin, &[], false, dir, "noflows", Some(toml))?)
+            }
             Setup::Auditd => a.child = Some(start_auditd(dir)?),
             Setup::Bpftrace => a.child = Some(start_bpftrace(dir)?),
         }
