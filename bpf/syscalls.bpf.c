@@ -278,6 +278,12 @@ static __always_inline void regs_args(__u64 *args, int compat, struct pt_regs *r
 	args[5] = PT_REGS_PARM6_SYSCALL(regs);
 }
 
+/* socketcall or the old mmap: the real call is decoded at entry (demux). */
+static __always_inline int ia32_mux(__u32 sc)
+{
+	return sc == SC_MUX_SOCKETCALL || sc == SC_MUX_OLD_MMAP;
+}
+
 static __always_inline int ia32_exec(__u32 sc)
 {
 	return sc == SC_IA32_EXECVE || sc == SC_IA32_EXECVEAT;
@@ -363,7 +369,7 @@ static __always_inline int enter(__u32 sc, int compat, struct pt_regs *regs, str
 
 	if (self_tgid && task->tgid == self_tgid)
 		return 0;
-	if ((sc >= SC_MAX && sc != SC_MUX_SOCKETCALL && sc != SC_MUX_OLD_MMAP && !ia32_exec(sc)) || exit_only(sc))
+	if ((sc >= SC_MAX && !ia32_mux(sc) && !ia32_exec(sc)) || exit_only(sc))
 		return 0;
 	a = bpf_task_storage_get(&sc_inflight, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
 	if (!a)
@@ -376,7 +382,7 @@ static __always_inline int enter(__u32 sc, int compat, struct pt_regs *regs, str
 		a->sc = sc; /* only the registers are needed, at exit */
 		return 0;
 	}
-	if (sc == SC_MUX_SOCKETCALL || sc == SC_MUX_OLD_MMAP) {
+	if (ia32_mux(sc)) {
 		sc = demux(a, sc);
 		if (!sc || sc >= SC_MAX)
 			return 0;
@@ -676,11 +682,6 @@ static __always_inline __u32 sock_info(struct syscall_event *e, struct file *f, 
 	return 0;
 }
 
-static __always_inline int is_socket(struct file *f)
-{
-	return (f->f_inode->i_mode & S_IFMT) == S_IFSOCK;
-}
-
 /* Whether a read-only open of the path at data[0..len) is of interest. */
 static __always_inline int interesting(struct syscall_event *e, __u32 len, struct path_buf *pb)
 {
@@ -820,7 +821,7 @@ static __always_inline int exit_sc(__u32 sc, int compat, long ret, struct pt_reg
 			}
 			return 0;
 		}
-		if (sc == SC_MUX_SOCKETCALL || sc == SC_MUX_OLD_MMAP) {
+		if (ia32_mux(sc)) {
 			if (a->mux != sc)
 				return 0;
 			sc = a->sc; /* the call it stood for */
@@ -877,10 +878,13 @@ static __always_inline int exit_sc(__u32 sc, int compat, long ret, struct pt_reg
 	}
 	if (f) {
 		struct path_buf *pb;
+		int sock;
+
 		file_info(e, f);
+		sock = (e->file.mode & S_IFMT) == S_IFSOCK;
 		/* A socket's dentry has no name (the kernel makes up socket:[ino],
 		 * as userspace does from the inode): no walk. */
-		if ((e->file.mode & S_IFMT) == S_IFSOCK)
+		if (sock)
 			pflags = PATH_R_UNREACHABLE;
 		else
 			e->path_len = put_kpath(e, off, &f->f_path, task, &pflags);
@@ -899,7 +903,7 @@ static __always_inline int exit_sc(__u32 sc, int compat, long ret, struct pt_reg
 			}
 			e->flags |= SC_F_INTERESTING;
 		}
-		if (is_socket(f))
+		if (sock)
 			e->aux_len = sock_info(e, f, off & (SLOT - 1));
 	} else if (sp.path >= 0) {
 		e->path_len = put_ustr(e, off, (const char *)arg(a, sp.path), FERRET_PATH_MAX);

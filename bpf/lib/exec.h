@@ -3,8 +3,8 @@
  * Building exec records, shared by the process programs (successful execs at
  * sched_process_exec, failed 64-bit ones at the execve syscall tracepoints)
  * and the syscall programs (failed ia32 execs, which those tracepoints never
- * see). Each object has its own exec_scratch; userspace sizes it to the
- * number of CPUs.
+ * see). exec_scratch is sized to the number of CPUs by userspace, and the
+ * syscall programs use the process programs' one (map fd reuse).
  */
 #ifndef FERRET_EXEC_H
 #define FERRET_EXEC_H
