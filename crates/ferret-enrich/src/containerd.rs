@@ -8,7 +8,7 @@
 //! manifest digest from the image store; `started_at` is when the container was
 //! created (containerd records no start time).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
@@ -23,14 +23,6 @@ use crate::runtime::ContainerMeta;
 /// containerd sockets tried, in order, when none is configured.
 pub const DEFAULT_SOCKETS: &[&str] =
     &["/run/containerd/containerd.sock", "/var/run/containerd/containerd.sock", "/run/k3s/containerd/containerd.sock"];
-
-/// The socket to use: the configured one, or the first default that exists.
-pub fn socket(configured: Option<&Path>) -> Option<PathBuf> {
-    match configured {
-        Some(p) => Some(p.to_path_buf()),
-        None => DEFAULT_SOCKETS.iter().map(PathBuf::from).find(|p| p.exists()),
-    }
-}
 
 /// A connection to containerd.
 #[derive(Debug, Clone)]

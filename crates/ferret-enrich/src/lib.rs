@@ -353,7 +353,8 @@ impl Enricher {
         if comm_escaped {
             escaped.push("comm".to_string());
         }
-        let parent_exec_id = p.parent.and_then(|k| self.table.get(&k)).map(|pp| pp.exec_id.clone());
+        let parent = p.parent.and_then(|k| self.table.get(&k));
+        let parent_exec_id = parent.map(|pp| pp.exec_id.clone());
         // Names as this machine sees them now: a replay elsewhere or later would name others.
         let (user_name, group_name) = if self.opts.offline {
             (None, None)
@@ -361,12 +362,10 @@ impl Enricher {
             let container = p.container.as_ref().map(|c| c.id.as_str());
             // The parent too, when it is in the same container (never a host process: its
             // root is the host's).
-            let parent = p
-                .parent
-                .and_then(|k| self.table.get(&k))
-                .filter(|pp| pp.container.as_ref().map(|c| c.id.as_str()) == container && container.is_some());
+            let same = parent
+                .is_some_and(|pp| container.is_some() && pp.container.as_ref().map(|c| c.id.as_str()) == container);
             let pids = [task.pid, task.ppid];
-            let n = if parent.is_some() { 2 } else { 1 };
+            let n = if same { 2 } else { 1 };
             self.user_names.names(container, &pids[..n], task.euid, task.egid)
         };
         let proc = Process {

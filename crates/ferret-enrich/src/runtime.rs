@@ -71,10 +71,11 @@ pub struct RuntimeMetadata {
     disabled: Option<String>,
 }
 
-fn first_socket(configured: Option<&Path>) -> Option<PathBuf> {
+/// The socket to use: the configured one, or the first of `defaults` that exists.
+pub(crate) fn first_socket(configured: Option<&Path>, defaults: &[&str]) -> Option<PathBuf> {
     match configured {
         Some(p) => Some(p.to_path_buf()),
-        None => DEFAULT_SOCKETS.iter().map(PathBuf::from).find(|p| p.exists()),
+        None => defaults.iter().map(PathBuf::from).find(|p| p.exists()),
     }
 }
 
@@ -202,8 +203,8 @@ impl RuntimeMetadata {
     /// None, is the first of its defaults that exists. Both may be in use at once.
     pub fn start(socket: Option<&Path>, containerd_socket: Option<&Path>, timeout: Duration) -> RuntimeMetadata {
         let shared = Arc::new(Shared { cache: Mutex::new(HashMap::new()) });
-        let docker_path = first_socket(socket);
-        let containerd_path = crate::containerd::socket(containerd_socket);
+        let docker_path = first_socket(socket, DEFAULT_SOCKETS);
+        let containerd_path = first_socket(containerd_socket, crate::containerd::DEFAULT_SOCKETS);
         if docker_path.is_none() && containerd_path.is_none() {
             return RuntimeMetadata {
                 shared,

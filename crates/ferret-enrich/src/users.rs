@@ -74,26 +74,22 @@ impl UserNames {
         match container {
             None => (self.host_user(uid), self.host_group(gid)),
             Some(id) => {
-                let stale = match self.containers.get(id) {
-                    None => true,
-                    Some(db) => {
-                        (!db.users.contains_key(&uid) || !db.groups.contains_key(&gid))
-                            && db.read_at.is_none_or(|t| t.elapsed() >= REREAD_AFTER)
-                    }
-                };
-                if stale {
-                    let fresh = pids.iter().find_map(|pid| read_db(&self.proc_root.join(pid.to_string()).join("root")));
-                    // When every process named is gone, what was read before (if anything) stays,
-                    // and the container's next event tries again.
-                    if let Some(db) = fresh {
-                        self.containers.put(id.to_string(), db);
+                let names =
+                    |db: &Db| (db.users.get(&uid).map(|n| n.to_string()), db.groups.get(&gid).map(|n| n.to_string()));
+                if let Some(db) = self.containers.get(id) {
+                    let found = names(db);
+                    let complete = found.0.is_some() && found.1.is_some();
+                    if complete || db.read_at.is_some_and(|t| t.elapsed() < REREAD_AFTER) {
+                        return found;
                     }
                 }
-                let db = self.containers.get(id);
-                (
-                    db.and_then(|d| d.users.get(&uid)).map(|n| n.to_string()),
-                    db.and_then(|d| d.groups.get(&gid)).map(|n| n.to_string()),
-                )
+                let fresh = pids.iter().find_map(|pid| read_db(&self.proc_root.join(pid.to_string()).join("root")));
+                // When every process named is gone, what was read before (if anything) stays,
+                // and the container's next event tries again.
+                if let Some(db) = fresh {
+                    self.containers.put(id.to_string(), db);
+                }
+                self.containers.get(id).map(names).unwrap_or((None, None))
             }
         }
     }

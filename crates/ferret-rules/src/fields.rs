@@ -475,6 +475,18 @@ fn dirname(p: &str) -> &str {
 /// What Falco prints for a user or group id it cannot name.
 const NA: &str = "<NA>";
 
+/// `user.name` / `group.name`: the name the enricher found (a container's own /etc/passwd or
+/// /etc/group); an event without one (recorded before it existed, or replayed offline) falls
+/// back to the host's databases, except in a container, whose ids the host does not name.
+/// Unknown ids are `<NA>`, as in Falco.
+fn own_name<'a>(found: &'a Option<String>, in_container: bool, host: impl FnOnce() -> Option<String>) -> Val<'a> {
+    match (found, in_container) {
+        (Some(n), _) => Val::Str(Cow::Borrowed(n.as_str())),
+        (None, true) => Val::Str(Cow::Borrowed(NA)),
+        (None, false) => host().map(|n| Val::Str(Cow::Owned(n))).unwrap_or(Val::Str(Cow::Borrowed(NA))),
+    }
+}
+
 /// A mode (octal text) as Falco prints it: the octal value and the flag names.
 fn mode_names(octal: &str) -> String {
     const BITS: &[(u32, &str)] = &[
@@ -852,17 +864,7 @@ impl<'e> Ctx<'e> {
             Id::ThreadVtid => int(p.ns_pid as i64 + (p.tid as i64 - p.pid as i64)),
             Id::UserUid => int(p.euid as i64),
             Id::UserRuid => int(p.uid as i64),
-            // The name the enricher found (a container's own /etc/passwd); an event without one
-            // (a recording made before, or replayed offline) falls back to the host's databases,
-            // except in a container, whose ids the host does not name. Unknown ids are `<NA>`,
-            // as in Falco.
-            Id::UserName => Some(match (&p.user_name, &ev.container) {
-                (Some(n), _) => Val::Str(Cow::Borrowed(n.as_str())),
-                (None, Some(_)) => Val::Str(Cow::Borrowed(NA)),
-                (None, None) => {
-                    self.users.user_name(p.euid).map(|n| Val::Str(Cow::Owned(n))).unwrap_or(Val::Str(Cow::Borrowed(NA)))
-                }
-            }),
+            Id::UserName => Some(own_name(&p.user_name, ev.container.is_some(), || self.users.user_name(p.euid))),
             Id::UserLoginUid => int(if p.loginuid == u32::MAX { -1 } else { p.loginuid as i64 }),
             Id::UserLoginName => {
                 if p.loginuid == u32::MAX {
@@ -883,15 +885,7 @@ impl<'e> Ctx<'e> {
                 self.users.user_shell(p.euid).map(|n| Val::Str(Cow::Owned(n))).unwrap_or(Val::Str(Cow::Borrowed(NA))),
             ),
             Id::GroupGid => int(p.egid as i64),
-            Id::GroupName => Some(match (&p.group_name, &ev.container) {
-                (Some(n), _) => Val::Str(Cow::Borrowed(n.as_str())),
-                (None, Some(_)) => Val::Str(Cow::Borrowed(NA)),
-                (None, None) => self
-                    .users
-                    .group_name(p.egid)
-                    .map(|n| Val::Str(Cow::Owned(n)))
-                    .unwrap_or(Val::Str(Cow::Borrowed(NA))),
-            }),
+            Id::GroupName => Some(own_name(&p.group_name, ev.container.is_some(), || self.users.group_name(p.egid))),
             Id::FdNum => match ev.event_type.as_str() {
                 "file_open" | "memfd_create" | "net_socket" | "net_accept" => int(ev.ret.max(-1)),
                 "dup" => int(ev.ret.max(-1)),
