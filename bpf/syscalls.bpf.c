@@ -84,7 +84,7 @@ struct sc_args {
 	char sig2[32]; /* first bytes of the second path at entry */
 	__u32 sig2_len;
 	__u32 compat; /* made through the ia32 entry */
-	__u32 mux; /* the sc_multiplexer it came through, or 0 */
+	__u32 mux; /* the multiplexer (enum sc_special) it came through, or 0 */
 	__u32 mux_len; /* bytes of args read from user memory */
 	__u32 mux_args[6]; /* as read at entry, to compare at exit */
 	__u64 mux_ptr; /* where they are in user memory */

@@ -133,10 +133,6 @@ pub const SYSCALL_HOOKS: &[(i64, &str, SyscallId)] = &[
     (libc::SYS_prctl, "prctl", SyscallId::SC_PRCTL),
 ];
 
-/// The same syscalls as 32-bit (ia32) processes, or 64-bit ones using
-/// `int 0x80`, make them on x86_64 (numbers from the kernel's syscall_32.tbl).
-/// The 16-bit-id variants are watched too; the multiplexers whose arguments
-/// are in memory are in [`IA32_MULTIPLEXERS`].
 /// The ia32 syscalls handled apart (`enum sc_special`): the multiplexers
 /// `socketcall` (socket, bind, connect, listen, accept and accept4 of 32-bit
 /// programs before Linux 4.3 gave them their own numbers, and still what
@@ -152,6 +148,10 @@ pub const IA32_SPECIAL: &[(u32, &str, crate::skel::syscalls::types::sc_special)]
     (358, "execveat", crate::skel::syscalls::types::sc_special::SC_IA32_EXECVEAT),
 ];
 
+/// The same syscalls as 32-bit (ia32) processes, or 64-bit ones using
+/// `int 0x80`, make them on x86_64 (numbers from the kernel's syscall_32.tbl).
+/// The 16-bit-id variants are watched too; the multiplexers whose arguments
+/// are in memory, and execve/execveat, are in [`IA32_SPECIAL`].
 #[cfg(target_arch = "x86_64")]
 pub const SYSCALL_HOOKS_IA32: &[(u32, &str, SyscallId)] = &[
     (5, "open", SyscallId::SC_OPEN),
