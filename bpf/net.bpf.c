@@ -114,13 +114,10 @@ static __always_inline struct task_struct *current_task(void)
 
 static __always_inline struct flow_event *flow_record(void)
 {
-	__u32 zero = 0;
-	struct flow_event *e = bpf_map_lookup_elem(&flow_scratch, &zero);
+	struct flow_event *e = scratch_of(flow_scratch);
 
-	if (!e) {
-		count(COUNTER_SCRATCH_MISS);
+	if (!e)
 		return 0;
-	}
 	__builtin_memset(e, 0, sizeof(*e));
 	e->hdr.kind = EVENT_FLOW;
 	e->hdr.size = sizeof(*e);

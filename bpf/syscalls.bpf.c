@@ -830,11 +830,9 @@ static __always_inline int exit_sc(__u32 sc, int compat, long ret, struct pt_reg
 			return 0;
 		a->sc = 0; /* consumed: from here on `sc` names it */
 	}
-	e = bpf_map_lookup_elem(&sc_scratch, &zero);
-	if (!e) {
-		count(COUNTER_SCRATCH_MISS);
+	e = scratch_of(sc_scratch);
+	if (!e)
 		return 0;
-	}
 	sp = spec_of(sc);
 	e->sc = sc;
 	e->ret = ret;

@@ -52,6 +52,17 @@ static __always_inline void count(__u32 idx)
  */
 const volatile __u32 wakeup_bytes = 0;
 
+/* The value of a one-entry per-CPU array `map` (scratch memory); a miss,
+ * which cannot happen, is counted rather than trusted. */
+#define scratch_of(map)                                              \
+	({                                                           \
+		__u32 zero_ = 0;                                     \
+		void *v_ = bpf_map_lookup_elem(&(map), &zero_);      \
+		if (!v_)                                             \
+			count(COUNTER_SCRATCH_MISS);                 \
+		v_;                                                  \
+	})
+
 /* Sends a record built in scratch memory; counts it as lost if the ring is full. */
 static __always_inline void submit(void *rec, __u64 size, __u32 kind)
 {
@@ -285,11 +296,7 @@ struct {
 
 static __always_inline struct path_buf *path_scratch_buf(void)
 {
-	__u32 zero = 0;
-	struct path_buf *pb = bpf_map_lookup_elem(&path_scratch, &zero);
-	if (!pb)
-		count(COUNTER_SCRATCH_MISS);
-	return pb;
+	return scratch_of(path_scratch);
 }
 
 /*
