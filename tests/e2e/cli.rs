@@ -119,7 +119,20 @@ fn stats_are_periodic_and_sigterm_stops_cleanly() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("run");
-    std::thread::sleep(std::time::Duration::from_millis(3500));
+    // Wait for two periodic records rather than a fixed time: start-up under a
+    // loaded parallel suite can take longer than the interval.
+    let periodic = |path: &std::path::Path| {
+        std::fs::read_to_string(path)
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["kind"] == "stats" && v["last"] == false)
+            .count()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while periodic(&out) < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
     // SAFETY: kill(2) on our own child.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let output = child.wait_with_output().expect("wait");
