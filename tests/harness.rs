@@ -161,3 +161,30 @@ pub fn sha256_hex(path: &Path) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(std::fs::read(path).expect("read file to hash")))
 }
+
+/// Spawns a ferret command (`record`, `run`) with stderr piped and returns once
+/// it says it is running, so a test's workload is not started before the
+/// probes are attached. The rest of stderr is passed through to ours.
+pub fn spawn_running(cmd: &mut Command) -> Child {
+    let mut child = cmd.stderr(Stdio::piped()).spawn().expect("spawn ferret");
+    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut seen = Vec::new();
+    loop {
+        match lines.next() {
+            Some(Ok(line)) => {
+                let ready = line.contains("ferret: running");
+                seen.push(line);
+                if ready {
+                    break;
+                }
+            }
+            _ => panic!("ferret exited before running: {seen:?}"),
+        }
+    }
+    thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            eprintln!("{line}");
+        }
+    });
+    child
+}

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-use ferret_e2e::{ferret_bin, require_root};
+use ferret_e2e::{ferret_bin, require_root, spawn_running};
 
 #[test]
 fn doctor_tries_every_program_type() {
@@ -57,8 +57,7 @@ fn record_then_replay_is_deterministic() {
     let dir = tempfile::tempdir().expect("tempdir");
     let rec = dir.path().join("rec.jsonl");
     let mut sensor =
-        Command::new(ferret_bin()).args(["record", "--duration", "3", "--output"]).arg(&rec).spawn().expect("record");
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+        spawn_running(Command::new(ferret_bin()).args(["record", "--duration", "3", "--output"]).arg(&rec));
     for _ in 0..5 {
         Command::new("/bin/true").status().expect("true");
     }
@@ -80,7 +79,15 @@ fn record_then_replay_is_deterministic() {
     let a = replay(&dir.path().join("a.jsonl"));
     let b = replay(&dir.path().join("b.jsonl"));
     assert_eq!(a, b, "replay is deterministic");
-    assert_eq!(a.lines().collect::<Vec<_>>(), events, "replay re-emits the recorded events unchanged");
+    // Findings are left out: tests running beside this one (the miner test)
+    // can put a finding's events in the recording, and replay re-detects it.
+    let replayed: Vec<&str> = a.lines().filter(|l| l.contains("\"kind\":\"event\"")).collect();
+    assert!(
+        replayed == events,
+        "replay re-emits the recorded events unchanged ({} vs {})",
+        replayed.len(),
+        events.len()
+    );
 }
 
 #[test]
@@ -155,12 +162,8 @@ fn a_raw_recording_replays_through_enrichment_to_the_same_findings() {
     let rec = dir.path().join("rec.raw");
     let miner = dir.path().join("xmrig");
     std::fs::copy("/bin/true", &miner).expect("copy");
-    let mut sensor = Command::new(ferret_bin())
-        .args(["record", "--raw", "--duration", "3", "--output"])
-        .arg(&rec)
-        .spawn()
-        .expect("record");
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let mut sensor =
+        spawn_running(Command::new(ferret_bin()).args(["record", "--raw", "--duration", "3", "--output"]).arg(&rec));
     let child = Command::new(&miner).spawn().expect("xmrig");
     let pid = child.id();
     child.wait_with_output().expect("xmrig ran");
