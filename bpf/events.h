@@ -272,15 +272,17 @@ enum flow_flags {
 	FLOW_F_START_UNKNOWN = 1u << 3, /* began before ferret started: start_ns is when ferret first saw it */
 	FLOW_F_NOT_ESTABLISHED = 1u << 4, /* a TCP connection that closed before it was established (refused, timed out) */
 	FLOW_F_IDLE = 1u << 5, /* UDP: ended by the idle timeout */
+	FLOW_F_OWNER_ACCEPT = 1u << 6, /* with FLOW_F_OWNER: the owner is the task whose accept returned the socket */
 };
 
 /*
  * Traffic of one TCP connection (written when it closes, and every
  * flows.active_secs while it is open) or one UDP conversation (a socket and a
  * peer; written by userspace from the udp_flows map when idle). Totals since
- * start: bytes are payload bytes (TCP: each byte of sequence space once, so
- * retransmissions are not counted twice, and SYN and FIN not at all); packets
- * are IP packets (TCP: the kernel's segment counts, pure ACKs included).
+ * start: bytes are payload bytes (TCP: from the kernel's own counters, bytes
+ * sent less those retransmitted, bytes received less a received FIN, so SYN
+ * and FIN are not counted and a retransmission not twice); packets are IP
+ * packets (TCP: the kernel's segment counts, pure ACKs included).
  */
 struct flow_event {
 	struct event_header hdr; /* ktime_boot_ns: the close, or the last packet */
@@ -310,6 +312,23 @@ struct udp_flow_key {
 	__u32 _pad;
 };
 
+/*
+ * Value of the tcp_conns map, keyed by socket cookie: a TCP connection being
+ * tracked, from connect (or establishment) until its socket is destroyed. The
+ * syscall programs write the owner of an accepted one at accept's exit.
+ */
+struct tcp_conn {
+	struct task_ctx owner;
+	__u64 start_ns; /* boot ns of connect, establishment, or (start_unknown) first sight */
+	__u64 last_report_ns; /* of the start or the last interim record */
+	__u8 owner_known; /* 1: from connect's context; 2: written at accept */
+	__u8 inbound;
+	__u8 established;
+	__u8 start_unknown;
+	__u16 lport; /* the kernel clears an autobound socket's port when it closes */
+	__u16 _pad;
+};
+
 /* Value of the udp_flows map (counters added atomically by the packet hooks). */
 struct udp_flow {
 	struct task_ctx owner; /* set by the first packet sent, which is in the owner's context */
@@ -334,7 +353,7 @@ enum counter_index {
 	COUNTER_OPEN_FILTERED, /* read-only opens dropped in the kernel: nobody is interested */
 	COUNTER_DEDUPED, /* syscall events suppressed as repeats (reported later in `repeats`) */
 	COUNTER_FLOW_TABLE_FULL, /* UDP packets not counted: the udp_flows map was full */
-	COUNTER_FLOW_STORAGE_MISS, /* TCP connections not tracked: no socket storage could be made */
+	COUNTER_TCP_TABLE_FULL, /* TCP connections not tracked: the tcp_conns map was full */
 	COUNTER_MAX,
 };
 

@@ -75,3 +75,6 @@ int floor_sockops(struct bpf_sock_ops *ops)
 	hit();
 	return 1;
 }
+
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(floor_tcp_destroy) { return hit(); }

@@ -9,14 +9,16 @@
  * softirq context and are attributed through the socket-owner map the egress
  * side fills, keyed by socket cookie.
  *
- * Flows: a TCP connection is tracked in socket storage from connect (whose
- * caller owns it) or from the accept side's establishment (userspace names
- * the owner from the accept event, by socket cookie); sock_ops reports it when
- * it closes, with the kernel's own counters, and the packet hook every
- * flow_active_ns while it is open. UDP is counted per packet into udp_flows,
- * which userspace scans for idle conversations.
+ * Flows: a TCP connection is tracked in the tcp_conns map, by socket cookie,
+ * from connect (whose caller owns it) or establishment (the accept syscall
+ * names the owner); when its socket is destroyed (tcp_destroy_sock) it is
+ * reported with the kernel's own counters and removed. The packet hooks add
+ * nothing per segment: only a segment with payload looks the connection up, to
+ * write an interim record every flow_active_ns. UDP is counted per packet into
+ * udp_flows, which userspace scans for idle conversations.
  */
 #include "lib/common.h"
+#include "lib/tcp_conns.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -24,6 +26,7 @@ struct dns_event *_keep_dns_event;
 struct flow_event *_keep_flow_event;
 struct udp_flow_key *_keep_udp_flow_key;
 struct udp_flow *_keep_udp_flow;
+struct tcp_conn *_keep_tcp_conn;
 enum flow_flags _keep_flow_flags;
 
 /* Flow records on (1) or off (0); interval of interim TCP records. Set by userspace. */
@@ -37,13 +40,11 @@ const volatile __u64 flow_active_ns = 60000000000ull;
 #define AF_INET 2
 #define AF_INET6 10
 
-/* UDP ports that carry DNS (host byte order), filled by userspace. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16);
-	__type(key, __u16);
-	__type(value, __u8);
-} dns_ports SEC(".maps");
+/* UDP and TCP ports that carry DNS (host byte order), set by userspace: a
+ * short list compared in registers, on a path every packet takes. */
+#define DNS_PORTS_MAX 16
+const volatile __u16 dns_ports[DNS_PORTS_MAX] = {};
+const volatile __u32 dns_port_count = 0;
 
 /* Socket cookie -> the task that last sent on it. */
 struct {
@@ -59,36 +60,6 @@ struct {
 	__type(key, __u32);
 	__type(value, struct dns_event);
 } dns_scratch SEC(".maps");
-
-/*
- * A tracked TCP connection, in its socket's storage (freed with the socket).
- * Payload bytes are counted from the packets' sequence numbers: each byte of
- * sequence space once (retransmissions are not counted again), SYN and FIN
- * not at all. The kernel's own byte counters include SYN and FIN, and which
- * of those happened cannot be told at close.
- */
-struct tcp_flow {
-	struct task_ctx owner;
-	__u64 start_ns;
-	__u64 last_report_ns;
-	__u64 bytes_in;
-	__u64 bytes_out;
-	__u32 next_seq_in; /* end of the payload counted so far, per direction */
-	__u32 next_seq_out;
-	__u8 seq_in_known;
-	__u8 seq_out_known;
-	__u8 owner_known;
-	__u8 inbound;
-	__u8 start_unknown;
-	__u8 _pad[3];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct tcp_flow);
-} tcp_flows SEC(".maps");
 
 /* UDP conversations; userspace sizes it, scans it and removes idle ones. */
 struct {
@@ -127,185 +98,156 @@ static __always_inline struct flow_event *flow_record(void)
 
 /*
  * Writes a tracked TCP connection's record: owner, start and direction from its
- * tracking state, payload counts from the packet hooks, the kernel's segment
- * counts, and the endpoints from its socket (the same `struct bpf_sock` view in
- * sock_ops and in the packet hooks).
+ * tracking entry; totals and endpoints from the socket itself. Payload bytes
+ * are the kernel's counters: sent less retransmitted, and received less the
+ * peer's FIN (which takes one byte of sequence space; SOCK_DONE says it came).
  */
-static __always_inline void tcp_flow_submit(struct tcp_flow *f, struct bpf_sock *sk, __u64 cookie, __u32 segs_in,
-					    __u32 segs_out, __u32 flags)
+static __always_inline void tcp_conn_submit(struct tcp_conn *c, struct tcp_sock *tp, __u64 cookie, __u32 flags)
 {
+	struct sock *sk = &tp->inet_conn.icsk_inet.sk;
 	struct flow_event *e = flow_record();
+	__u64 in;
 
 	if (!e)
 		return;
 	e->flags = flags;
-	e->start_ns = f->start_ns;
-	if (f->owner_known) {
-		e->hdr.task = f->owner;
+	e->start_ns = c->start_ns;
+	if (c->owner_known) {
+		e->hdr.task = c->owner;
 		e->flags |= FLOW_F_OWNER;
+		if (c->owner_known == 2)
+			e->flags |= FLOW_F_OWNER_ACCEPT;
 	}
-	if (f->inbound)
+	if (c->inbound)
 		e->flags |= FLOW_F_INBOUND;
-	if (f->start_unknown)
+	if (c->start_unknown)
 		e->flags |= FLOW_F_START_UNKNOWN;
 	e->cookie = cookie;
-	e->bytes_in = f->bytes_in;
-	e->bytes_out = f->bytes_out;
-	e->packets_in = segs_in;
-	e->packets_out = segs_out;
-	e->family = sk->family;
+	in = tp->bytes_received;
+	if (in && (sk->__sk_common.skc_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))))
+		in--;
+	e->bytes_in = in;
+	e->bytes_out = tp->bytes_sent - tp->bytes_retrans;
+	e->packets_in = tp->segs_in;
+	e->packets_out = tp->segs_out;
+	e->family = sk->__sk_common.skc_family;
 	e->protocol = IPPROTO_TCP;
-	e->lport = sk->src_port;
-	e->rport = bpf_ntohs(sk->dst_port);
+	e->lport = sk->__sk_common.skc_num ?: c->lport;
+	e->rport = bpf_ntohs(sk->__sk_common.skc_dport);
 	if (e->family == AF_INET) {
-		__u32 l = sk->src_ip4, r = sk->dst_ip4;
+		__u32 l = sk->__sk_common.skc_rcv_saddr, r = sk->__sk_common.skc_daddr;
 		__builtin_memcpy(e->laddr, &l, 4);
 		__builtin_memcpy(e->raddr, &r, 4);
 	} else {
-		__u32 a[4];
-		a[0] = sk->src_ip6[0];
-		a[1] = sk->src_ip6[1];
-		a[2] = sk->src_ip6[2];
-		a[3] = sk->src_ip6[3];
-		__builtin_memcpy(e->laddr, a, 16);
-		a[0] = sk->dst_ip6[0];
-		a[1] = sk->dst_ip6[1];
-		a[2] = sk->dst_ip6[2];
-		a[3] = sk->dst_ip6[3];
-		__builtin_memcpy(e->raddr, a, 16);
+		BPF_CORE_READ_INTO(&e->laddr, sk, __sk_common.skc_v6_rcv_saddr);
+		BPF_CORE_READ_INTO(&e->raddr, sk, __sk_common.skc_v6_daddr);
 	}
 	submit(e, sizeof(*e), EVENT_FLOW);
 }
 
 /*
- * TCP lifecycle. At connect (the caller's context) and at establishment the
- * connection gets its storage and asks for state callbacks; at TCP_CLOSE
- * (every full socket reaches it, from any state) its record is written.
+ * TCP lifecycle: connect (in the caller's context: the owner) and the two
+ * establishments make the tracking entry. No state callbacks are asked for:
+ * the close is seen where the socket is destroyed.
  */
 SEC("sockops")
 int flow_sockops(struct bpf_sock_ops *ops)
 {
-	struct bpf_sock *sk;
-	struct tcp_flow *f;
+	struct tcp_conn init = {}, *c;
 	__u32 op = ops->op;
+	__u64 cookie;
 
 	if (!flows_on)
 		return 1;
+	if (op != BPF_SOCK_OPS_TCP_CONNECT_CB && op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB &&
+	    op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+		return 1;
 	if (ops->family != AF_INET && ops->family != AF_INET6)
 		return 1;
-	sk = ops->sk;
-	if (!sk)
-		return 1;
-	if (op == BPF_SOCK_OPS_TCP_CONNECT_CB || op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB ||
-	    op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB) {
-		f = bpf_sk_storage_get(&tcp_flows, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-		if (!f) {
-			count(COUNTER_FLOW_STORAGE_MISS);
+	/* The cookie exists from now on: the connect and accept events carry it. */
+	cookie = bpf_get_socket_cookie(ops);
+	if (op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB) {
+		c = bpf_map_lookup_elem(&tcp_conns, &cookie);
+		if (c) {
+			c->established = 1;
 			return 1;
 		}
-		if (!f->start_ns) {
-			f->start_ns = bpf_ktime_get_boot_ns();
-			f->last_report_ns = f->start_ns;
-			f->inbound = op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB;
-			if (op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
-				fill_task(&f->owner, current_task());
-				f->owner_known = 1;
-			}
-		}
-		/* The cookie exists from now on: the connect and accept events carry it. */
-		bpf_get_socket_cookie(ops);
-		bpf_sock_ops_cb_flags_set(ops, ops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
-		return 1;
+		init.start_unknown = 1; /* connected before ferret started */
 	}
-	if (op != BPF_SOCK_OPS_STATE_CB || ops->args[1] != BPF_TCP_CLOSE)
-		return 1;
-	f = bpf_sk_storage_get(&tcp_flows, sk, 0, 0);
-	if (!f)
-		return 1;
-	tcp_flow_submit(f, sk, bpf_get_socket_cookie(ops), ops->segs_in, ops->segs_out,
-			ops->args[0] == BPF_TCP_SYN_SENT || ops->args[0] == BPF_TCP_SYN_RECV ? FLOW_F_NOT_ESTABLISHED : 0);
+	init.start_ns = bpf_ktime_get_boot_ns();
+	init.last_report_ns = init.start_ns;
+	init.lport = ops->local_port;
+	init.established = op != BPF_SOCK_OPS_TCP_CONNECT_CB;
+	init.inbound = op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB;
+	if (op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
+		fill_task(&init.owner, current_task());
+		init.owner_known = 1;
+	}
+	if (bpf_map_update_elem(&tcp_conns, &cookie, &init, BPF_ANY))
+		count(COUNTER_TCP_TABLE_FULL);
 	return 1;
 }
 
-/* Adds a segment's new payload (sequence [start, start + len)) to one direction's count. */
-static __always_inline void count_payload(__u64 *bytes, __u32 *next, __u8 *known, __u32 start, __u32 len)
+/* A TCP socket's end (every full socket passes here once): its record, if tracked. */
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(flow_destroy, struct sock *sk)
 {
-	__u32 end = start + len;
-	__s32 ahead;
+	struct tcp_conn *c;
+	__u64 cookie;
 
-	if (!*known) {
-		*known = 1;
-		*next = end;
-		__sync_fetch_and_add(bytes, len);
-		return;
-	}
-	ahead = (__s32)(end - *next);
-	if (ahead <= 0)
-		return; /* a retransmission, or a pure ACK */
-	if ((__s32)(start - *next) > 0)
-		ahead = len; /* a gap (an earlier segment not seen here): count this one whole */
-	*next = end;
-	__sync_fetch_and_add(bytes, (__u32)ahead);
+	if (!flows_on)
+		return 0;
+	cookie = sk->__sk_common.skc_cookie.counter;
+	if (!cookie) /* never given one: never tracked */
+		return 0;
+	c = bpf_map_lookup_elem(&tcp_conns, &cookie);
+	if (!c)
+		return 0;
+	tcp_conn_submit(c, bpf_core_cast(sk, struct tcp_sock), cookie, c->established ? 0 : FLOW_F_NOT_ESTABLISHED);
+	bpf_map_delete_elem(&tcp_conns, &cookie);
+	return 0;
 }
 
 /*
- * A packet of a TCP connection: its payload is counted, and when the last
- * record is older than flow_active_ns an interim one is written. A connection
- * open before ferret started gets its storage here (start unknown, no close
- * record: its state callbacks were never asked for).
+ * A TCP segment carrying payload: an interim record when the connection's last
+ * record is older than flow_active_ns. A connection open before ferret started
+ * is taken up here (start unknown; owner unknown). The handshake, pure ACKs and
+ * FINs never get here.
  */
-static __always_inline void tcp_packet(struct __sk_buff *skb, int egress, __u32 l4)
+static __always_inline void tcp_payload(struct __sk_buff *skb)
 {
+	__u64 cookie = bpf_get_socket_cookie(skb), now = bpf_ktime_get_boot_ns(), last = 0;
+	struct tcp_conn *c = bpf_map_lookup_elem(&tcp_conns, &cookie);
 	struct bpf_sock *sk = skb->sk;
-	struct bpf_tcp_sock *tp;
-	struct tcphdr th;
-	struct tcp_flow *f;
-	__u64 now, last;
-	__u32 hdr, len;
+	struct tcp_sock *tp;
 
+	if (c) {
+		last = c->last_report_ns;
+		if (now - last < flow_active_ns)
+			return;
+	}
 	if (!sk)
 		return;
-	sk = bpf_sk_fullsock(sk);
-	if (!sk)
+	tp = bpf_skc_to_tcp_sock(sk);
+	if (!tp || tp->inet_conn.icsk_inet.sk.__sk_common.skc_state != BPF_TCP_ESTABLISHED)
 		return;
-	now = bpf_ktime_get_boot_ns();
-	f = bpf_sk_storage_get(&tcp_flows, sk, 0, 0);
-	if (!f) {
-		if (sk->state != BPF_TCP_ESTABLISHED)
-			return;
-		f = bpf_sk_storage_get(&tcp_flows, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-		if (!f) {
-			count(COUNTER_FLOW_STORAGE_MISS);
-			return;
-		}
-		if (!f->start_ns) {
-			f->start_ns = now;
-			f->last_report_ns = now;
-			f->start_unknown = 1;
-		}
+	if (!c) {
+		struct tcp_conn init = {};
+
+		init.start_ns = now;
+		init.last_report_ns = now;
+		init.start_unknown = 1;
+		init.established = 1;
+		init.lport = tp->inet_conn.icsk_inet.sk.__sk_common.skc_num;
+		if (bpf_map_update_elem(&tcp_conns, &cookie, &init, BPF_NOEXIST) &&
+		    !bpf_map_lookup_elem(&tcp_conns, &cookie))
+			count(COUNTER_TCP_TABLE_FULL);
+		return;
 	}
-	if (!bpf_skb_load_bytes(skb, l4, &th, sizeof(th))) {
-		hdr = l4 + th.doff * 4;
-		len = skb->len > hdr ? skb->len - hdr : 0;
-		/* Payload starts after the SYN's sequence number. */
-		__u32 start = bpf_ntohl(th.seq) + th.syn;
-		if (egress)
-			count_payload(&f->bytes_out, &f->next_seq_out, &f->seq_out_known, start, len);
-		else
-			count_payload(&f->bytes_in, &f->next_seq_in, &f->seq_in_known, start, len);
-	}
-	if (sk->state != BPF_TCP_ESTABLISHED)
-		return;
-	last = f->last_report_ns;
-	if (now - last < flow_active_ns)
-		return;
 	/* One CPU writes the record when both see the interval pass. */
-	if (__sync_val_compare_and_swap(&f->last_report_ns, last, now) != last)
+	if (__sync_val_compare_and_swap(&c->last_report_ns, last, now) != last)
 		return;
-	tp = bpf_tcp_sock(sk);
-	if (!tp)
-		return;
-	tcp_flow_submit(f, sk, bpf_get_socket_cookie(skb), tp->segs_in, tp->segs_out, FLOW_F_INTERIM);
+	tcp_conn_submit(c, tp, cookie, FLOW_F_INTERIM);
 }
 
 /* A UDP datagram: added to its conversation (local socket and peer). */
@@ -354,48 +296,29 @@ static __always_inline void udp_packet(struct __sk_buff *skb, int egress, __u16 
 
 static __always_inline int watched_port(__u16 port)
 {
-	return bpf_map_lookup_elem(&dns_ports, &port) != 0;
+	for (int i = 0; i < DNS_PORTS_MAX; i++) {
+		if (i >= dns_port_count)
+			return 0;
+		if (dns_ports[i] == port)
+			return 1;
+	}
+	return 0;
 }
 
 /*
- * Reads the transport header at l4: the ports, and where the DNS message
- * starts. Over TCP a segment is taken to start a message (its 2-byte length
- * prefix first), which is how queries and most answers travel; a message
- * spread over several segments is captured in part and says so.
+ * Copies len bytes at off of the packet (which starts at its network header):
+ * straight from the linear part when they are there, which headers always are
+ * on this path, else through the helper.
  */
-static __always_inline int l4_ports(struct __sk_buff *skb, __u8 proto, __u32 l4, __u16 *sport, __u16 *dport,
-				    __u32 *msg, __u32 *wire, __u8 *tcp)
+static __always_inline int pkt_read(struct __sk_buff *skb, __u32 off, void *to, __u32 len)
 {
-	if (proto == IPPROTO_UDP) {
-		struct udphdr udp;
-		if (bpf_skb_load_bytes(skb, l4, &udp, sizeof(udp)))
-			return -1;
-		*sport = bpf_ntohs(udp.source);
-		*dport = bpf_ntohs(udp.dest);
-		*msg = l4 + sizeof(udp);
-		*wire = skb->len > *msg ? skb->len - *msg : 0;
-		*tcp = 0;
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+
+	if (off <= 64 && data + off + len <= end) {
+		__builtin_memcpy(to, data + off, len);
 		return 0;
 	}
-	if (proto == IPPROTO_TCP) {
-		struct tcphdr th;
-		__u16 prefix;
-		__u32 data;
-		if (bpf_skb_load_bytes(skb, l4, &th, sizeof(th)))
-			return -1;
-		*sport = bpf_ntohs(th.source);
-		*dport = bpf_ntohs(th.dest);
-		data = l4 + th.doff * 4;
-		if (skb->len < data + 2 + 12) /* no room for a length and a DNS header */
-			return -1;
-		if (bpf_skb_load_bytes(skb, data, &prefix, sizeof(prefix)))
-			return -1;
-		*msg = data + 2;
-		*wire = bpf_ntohs(prefix);
-		*tcp = 1;
-		return 0;
-	}
-	return -1;
+	return bpf_skb_load_bytes(skb, off, to, len);
 }
 
 static __always_inline int handle(struct __sk_buff *skb, int egress)
@@ -410,7 +333,7 @@ static __always_inline int handle(struct __sk_buff *skb, int egress)
 
 	if (skb->protocol == bpf_htons(ETH_P_IP)) {
 		struct iphdr ip;
-		if (bpf_skb_load_bytes(skb, 0, &ip, sizeof(ip)))
+		if (pkt_read(skb, 0, &ip, sizeof(ip)))
 			return 1;
 		if (ip.frag_off & bpf_htons(0x1fff)) /* a later fragment: no transport header */
 			return 1;
@@ -421,7 +344,7 @@ static __always_inline int handle(struct __sk_buff *skb, int egress)
 		__builtin_memcpy(daddr, &ip.daddr, 4);
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr ip6;
-		if (bpf_skb_load_bytes(skb, 0, &ip6, sizeof(ip6)))
+		if (pkt_read(skb, 0, &ip6, sizeof(ip6)))
 			return 1;
 		l4 = sizeof(ip6); /* extension headers are not followed */
 		proto = ip6.nexthdr;
@@ -431,14 +354,47 @@ static __always_inline int handle(struct __sk_buff *skb, int egress)
 	} else {
 		return 1;
 	}
-	if (flows_on && proto == IPPROTO_TCP)
-		tcp_packet(skb, egress, l4);
-	if (l4_ports(skb, proto, l4, &sport, &dport, &msg, &wire, &tcp))
+	if (proto == IPPROTO_TCP) {
+		/*
+		 * Over TCP a segment is taken to start a DNS message (its 2-byte
+		 * length prefix first), which is how queries and most answers
+		 * travel; a message spread over several segments is captured in
+		 * part and says so.
+		 */
+		struct tcphdr th;
+		__u16 prefix;
+		__u32 data;
+		if (pkt_read(skb, l4, &th, sizeof(th)))
+			return 1;
+		data = l4 + th.doff * 4;
+		if (flows_on && skb->len > data)
+			tcp_payload(skb);
+		sport = bpf_ntohs(th.source);
+		dport = bpf_ntohs(th.dest);
+		if (!(egress ? watched_port(dport) : watched_port(sport)))
+			return 1;
+		if (skb->len < data + 2 + 12) /* no room for a length and a DNS header */
+			return 1;
+		if (bpf_skb_load_bytes(skb, data, &prefix, sizeof(prefix)))
+			return 1;
+		msg = data + 2;
+		wire = bpf_ntohs(prefix);
+		tcp = 1;
+	} else if (proto == IPPROTO_UDP) {
+		struct udphdr udp;
+		if (pkt_read(skb, l4, &udp, sizeof(udp)))
+			return 1;
+		sport = bpf_ntohs(udp.source);
+		dport = bpf_ntohs(udp.dest);
+		msg = l4 + sizeof(udp);
+		wire = skb->len > msg ? skb->len - msg : 0;
+		if (flows_on)
+			udp_packet(skb, egress, family, saddr, daddr, sport, dport, wire);
+		if (!(egress ? watched_port(dport) : watched_port(sport)))
+			return 1;
+	} else {
 		return 1;
-	if (flows_on && proto == IPPROTO_UDP)
-		udp_packet(skb, egress, family, saddr, daddr, sport, dport, wire);
-	if (!(egress ? watched_port(dport) : watched_port(sport)))
-		return 1;
+	}
 	e = bpf_map_lookup_elem(&dns_scratch, &zero);
 	if (!e)
 		return 1;

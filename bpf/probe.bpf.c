@@ -83,6 +83,12 @@ int probe_sockops(struct bpf_sock_ops *ops)
 	return 1;
 }
 
+SEC("tp_btf/tcp_destroy_sock")
+int BPF_PROG(probe_tcp_destroy, struct sock *sk)
+{
+	return 0;
+}
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(probe_ringbuf, struct task_struct *parent, struct task_struct *child)
 {

@@ -20,6 +20,7 @@
  */
 #include "lib/common.h"
 #include "lib/exec.h"
+#include "lib/tcp_conns.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -243,15 +244,26 @@ static __always_inline __u64 arg(struct sc_args *a, __s8 i)
 /* ---- entry ---- */
 
 /*
- * open and openat need nothing from their entry: their arguments are still
- * in the registers the kernel saved at entry (out of the caller's reach), and
- * the path comes from the kernel's file. Taking them at exit spares the flood
- * of read-only opens a task-storage round trip. (openat2's flags are in user
- * memory, read at entry.)
+ * A syscall whose arguments are all values, or whose user memory is read only
+ * at exit, needs nothing from its entry: the arguments are still in the
+ * registers the kernel saved at entry (out of the caller's reach). Taking them
+ * at exit spares a task-storage round trip: open and openat (the path comes
+ * from the kernel's file), the socket calls (the addresses come from the
+ * kernel's socket), and the plain-valued ones. Entry is needed for a user
+ * path (remembered to catch a swap), openat2's flags (in user memory), mmap
+ * and mprotect (dropped at entry unless they make memory executable), and the
+ * ia32 multiplexers and execs (sc >= SC_MAX).
  */
 static __always_inline int exit_only(__u32 sc)
 {
-	return sc == SC_OPEN || sc == SC_OPENAT;
+	struct sc_spec sp;
+
+	if (sc == SC_OPEN || sc == SC_OPENAT)
+		return 1;
+	if (sc >= SC_MAX || sc == SC_OPENAT2 || sc == SC_MMAP || sc == SC_MPROTECT)
+		return 0;
+	sp = spec_of(sc);
+	return sp.path < 0 && sp.path2 < 0;
 }
 
 /* The syscall's arguments from the registers saved at entry. */
@@ -515,14 +527,21 @@ static __always_inline int repeated(struct syscall_event *e, __u32 tgid, __u32 e
 	k->entry = e->flags & (SC_F_COMPAT | SC_F_MULTIPLEXED);
 	k->rport = e->sock.rport;
 	__builtin_memcpy(k->raddr, e->sock.raddr, 16);
-	if (e->sc == SC_SOCKET || e->sc == SC_CONNECT) {
+	if (e->sc == SC_SOCKET || e->sc == SC_CONNECT || e->sc == SC_ACCEPT || e->sc == SC_ACCEPT4) {
 		/* A new socket's inode (and its name, socket:[ino]) says nothing:
-		 * these repeat by their arguments and their peer. */
+		 * these repeat by their arguments and their peer. An accept's peer
+		 * is its address and the local port, not the peer's (ephemeral)
+		 * port: each connection still has its own flow record. */
 		if (e->sc == SC_SOCKET) {
 			k->a0 = e->args[0] | (e->args[2] << 32); /* family, protocol */
 			k->a1 = e->args[1]; /* type */
 		} else {
-			k->a1 = aux_hash(e, end); /* a unix peer's path */
+			if (e->sc != SC_CONNECT) {
+				k->rport = 0;
+				k->a0 = e->sock.lport;
+			}
+			if (e->aux_len)
+				k->a1 = aux_hash(e, end); /* a unix peer's path */
 		}
 		goto lookup;
 	}
@@ -630,6 +649,25 @@ static __always_inline void file_info(struct syscall_event *e, struct file *f)
 	e->flags |= SC_F_FILE;
 	if (e->file.fs_magic == OVERLAYFS_SUPER_MAGIC && inode_in_upper_layer(inode))
 		e->flags |= SC_F_UPPER_LAYER;
+}
+
+/*
+ * An accepted TCP connection is established in interrupt context, so its
+ * tracking entry (made by the flow program) has no owner until the task whose
+ * accept returns it is known: here.
+ */
+static __always_inline void own_accepted(struct syscall_event *e)
+{
+	struct tcp_conn *c;
+
+	if (!e->sock.cookie || (e->sock.family != AF_INET && e->sock.family != AF_INET6))
+		return;
+	c = bpf_map_lookup_elem(&tcp_conns, &e->sock.cookie);
+	if (!c || c->owner_known)
+		return;
+	c->owner = e->hdr.task;
+	barrier();
+	c->owner_known = 2;
 }
 
 /* The kernel's view of a socket file: family, type, addresses, and for a
@@ -791,8 +829,10 @@ static __always_inline int exit_sc(__u32 sc, int compat, long ret, struct pt_reg
 	struct verdict_key vkey = {};
 	__u64 gen = 0;
 	__u32 zero = 0, off = 0, pflags = 0;
+	/* Decided on the table's id: a multiplexed call (socketcall) had an entry. */
+	int regs_only = exit_only(sc), accepted;
 
-	if (exit_only(sc)) {
+	if (regs_only) {
 		if (self_tgid && task->tgid == self_tgid)
 			return 0;
 		a = bpf_map_lookup_elem(&args_scratch, &zero);
@@ -803,7 +843,7 @@ static __always_inline int exit_sc(__u32 sc, int compat, long ret, struct pt_reg
 		a->sig_len = a->sig2_len = 0;
 		/* The flood: a read-only open of a file already judged uninteresting
 		 * ends here, before the event buffer is touched. */
-		if (ret >= 0 && !open_writes(a, sc)) {
+		if ((sc == SC_OPEN || sc == SC_OPENAT) && ret >= 0 && !open_writes(a, sc)) {
 			f = fd_file(task, ret);
 			if (f && known_uninteresting(f, task, &vkey, &gen)) {
 				count(COUNTER_OPEN_FILTERED);
@@ -837,7 +877,7 @@ static __always_inline int exit_sc(__u32 sc, int compat, long ret, struct pt_reg
 	e->sc = sc;
 	e->ret = ret;
 	e->flags = compat ? SC_F_COMPAT : 0;
-	if (!exit_only(sc) && a->mux) {
+	if (!regs_only && a->mux) {
 		__u32 now[6] = {};
 		e->flags |= SC_F_MULTIPLEXED;
 		if (read_mux_args(now, a->mux_len / 4, a->mux_ptr))
@@ -870,7 +910,7 @@ static __always_inline int exit_sc(__u32 sc, int compat, long ret, struct pt_reg
 		f = c.file ? bpf_core_cast(c.file, struct file) : 0;
 	}
 
-	if (f && sp.is_open && !exit_only(sc) && !open_writes(a, sc) && known_uninteresting(f, task, &vkey, &gen)) {
+	if (f && sp.is_open && !regs_only && !open_writes(a, sc) && known_uninteresting(f, task, &vkey, &gen)) {
 		count(COUNTER_OPEN_FILTERED);
 		return 0;
 	}
@@ -988,11 +1028,16 @@ static __always_inline int exit_sc(__u32 sc, int compat, long ret, struct pt_reg
 			break;
 		}
 	}
-	/* An accept is never folded (its cookie names the owner of the connection's
-	 * flow), so it keeps no de-duplication entry either. */
-	if (sc != SC_ACCEPT && sc != SC_ACCEPT4 && repeated(e, task->tgid, off))
+	accepted = (sc == SC_ACCEPT || sc == SC_ACCEPT4) && ret >= 0;
+	if (accepted) {
+		/* Every accepted connection gets its flow's owner, folded or not. */
+		fill_header(&e->hdr, EVENT_SYSCALL, task);
+		own_accepted(e);
+	}
+	if (repeated(e, task->tgid, off))
 		return 0;
-	fill_header(&e->hdr, EVENT_SYSCALL, task);
+	if (!accepted)
+		fill_header(&e->hdr, EVENT_SYSCALL, task);
 	send(e, off);
 	return 0;
 }

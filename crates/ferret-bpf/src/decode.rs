@@ -306,6 +306,7 @@ pub mod flow_flags {
     pub const START_UNKNOWN: u32 = F::FLOW_F_START_UNKNOWN.0;
     pub const NOT_ESTABLISHED: u32 = F::FLOW_F_NOT_ESTABLISHED.0;
     pub const IDLE: u32 = F::FLOW_F_IDLE.0;
+    pub const OWNER_ACCEPT: u32 = F::FLOW_F_OWNER_ACCEPT.0;
 }
 
 /// Traffic of one TCP connection or UDP conversation (totals since `start_ns`).

@@ -42,11 +42,13 @@ pub struct FlowOptions {
     pub active: Duration,
     /// UDP conversations tracked at once (the kernel map's size); more are counted as lost.
     pub udp_max: u32,
+    /// TCP connections tracked at once (the kernel map's size); more are counted as lost.
+    pub tcp_max: u32,
 }
 
 impl Default for FlowOptions {
     fn default() -> Self {
-        FlowOptions { active: Duration::from_secs(60), udp_max: 16384 }
+        FlowOptions { active: Duration::from_secs(60), udp_max: 16384, tcp_max: 65536 }
     }
 }
 
@@ -266,8 +268,8 @@ pub struct KernelCounters {
     pub deduped: u64,
     /// UDP packets not counted in a flow because the flow table was full.
     pub flow_table_full: u64,
-    /// TCP connections not tracked because no socket storage could be made.
-    pub flow_storage_miss: u64,
+    /// TCP connections not tracked because the connection table was full.
+    pub tcp_table_full: u64,
 }
 
 impl KernelCounters {
@@ -313,6 +315,9 @@ impl Sensor {
             ro.wakeup_bytes = opts.wakeup_bytes;
             ro.dedup_window_ns = opts.dedup_window_ms.saturating_mul(1_000_000);
         }
+        // The TCP connections tracked: the network programs get the same map.
+        let tcp_max = opts.flows.as_ref().map_or(1, |f| f.tcp_max.max(1));
+        open.maps.tcp_conns.set_max_entries(tcp_max).context("sizing tcp_conns")?;
         let mut syscalls = open.load().context("loading the syscall programs (verifier)")?;
         for (nr, name, id) in SYSCALL_HOOKS {
             let key = u32::try_from(*nr).context("syscall number")?;
@@ -342,7 +347,7 @@ impl Sensor {
         let (net, dns_off, flows_off) = if dns_off.is_some() && flows_off.is_some() {
             (None, dns_off, flows_off)
         } else {
-            match Self::start_net(&skel, opts) {
+            match Self::start_net(&skel, &syscalls, opts) {
                 Ok((net, attach_off)) => (Some(net), dns_off, flows_off.or(attach_off)),
                 Err(e) => (None, Some(format!("{e:#}")), Some(format!("{e:#}"))),
             }
@@ -354,12 +359,27 @@ impl Sensor {
     /// cgroup v2 hierarchy, so every process below it is covered. The packet
     /// hooks are required; the TCP lifecycle hook (sock_ops) is not: without
     /// it flow records are off and DNS still runs (the reason is returned).
-    fn start_net(process: &ProcessSkel<'static>, opts: &SensorOptions) -> Result<(NetPrograms, Option<String>)> {
+    fn start_net(
+        process: &ProcessSkel<'static>,
+        syscalls: &SyscallsSkel<'static>,
+        opts: &SensorOptions,
+    ) -> Result<(NetPrograms, Option<String>)> {
         let root = crate::probe::cgroup2_root().context("no cgroup v2 hierarchy to attach the packet hooks to")?;
         let storage: &'static mut MaybeUninit<OpenObject> = Box::leak(Box::new(MaybeUninit::uninit()));
         let mut open = NetSkelBuilder::default().open(storage).context("opening the network eBPF object")?;
         open.maps.events.reuse_fd(process.maps.events.as_fd()).context("sharing the ring buffer")?;
         open.maps.counters.reuse_fd(process.maps.counters.as_fd()).context("sharing the counters")?;
+        open.maps.tcp_conns.reuse_fd(syscalls.maps.tcp_conns.as_fd()).context("sharing tcp_conns")?;
+        open.progs.flow_destroy.set_autoload(opts.flows.is_some());
+        if opts.dns_ports.len() > 16 {
+            anyhow::bail!("at most 16 DNS ports, not {}", opts.dns_ports.len());
+        }
+        if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
+            for (slot, port) in ro.dns_ports.iter_mut().zip(&opts.dns_ports) {
+                *slot = *port;
+            }
+            ro.dns_port_count = opts.dns_ports.len() as u32;
+        }
         if let Some(f) = &opts.flows {
             open.maps.udp_flows.set_max_entries(f.udp_max.max(1)).context("sizing udp_flows")?;
             if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
@@ -368,9 +388,6 @@ impl Sensor {
             }
         }
         let net = open.load().context("loading the network programs (verifier)")?;
-        for port in &opts.dns_ports {
-            net.maps.dns_ports.update(&port.to_ne_bytes(), &[1u8], MapFlags::ANY).context("setting DNS ports")?;
-        }
         let dir = std::fs::File::open(&root).with_context(|| format!("opening {}", root.display()))?;
         let fd = std::os::fd::AsRawFd::as_raw_fd(&dir);
         let mut links = vec![
@@ -379,10 +396,17 @@ impl Sensor {
         ];
         let mut attach_off = None;
         if opts.flows.is_some() {
-            match net.progs.flow_sockops.attach_cgroup(fd) {
-                Ok(l) => links.push(l),
+            // Both or neither: the close record needs the entry sock_ops makes.
+            let lifecycle = net
+                .progs
+                .flow_sockops
+                .attach_cgroup(fd)
+                .context("sock_ops")
+                .and_then(|ops| Ok([ops, net.progs.flow_destroy.attach().context("tp_btf/tcp_destroy_sock")?]));
+            match lifecycle {
+                Ok(l) => links.extend(l),
                 // The packet hook then only reports connections it finds open (no close record).
-                Err(e) => attach_off = Some(format!("attaching the TCP lifecycle hook (sock_ops): {e}")),
+                Err(e) => attach_off = Some(format!("attaching the TCP lifecycle hooks: {e:#}")),
             }
         }
         Ok(((net, links), attach_off))
@@ -535,7 +559,7 @@ impl Sensor {
         out.open_filtered = read(counter_index::COUNTER_OPEN_FILTERED.0)?.iter().sum();
         out.deduped = read(counter_index::COUNTER_DEDUPED.0)?.iter().sum();
         out.flow_table_full = read(counter_index::COUNTER_FLOW_TABLE_FULL.0)?.iter().sum();
-        out.flow_storage_miss = read(counter_index::COUNTER_FLOW_STORAGE_MISS.0)?.iter().sum();
+        out.tcp_table_full = read(counter_index::COUNTER_TCP_TABLE_FULL.0)?.iter().sum();
         Ok(out)
     }
 

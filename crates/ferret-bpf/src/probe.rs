@@ -97,7 +97,18 @@ const PROBES: &[ProbeSpec] = &[
         required: false,
         role: "DNS capture and flow byte counts (root cgroup v2)",
     },
-    ProbeSpec { name: "sock_ops", prog: "probe_sockops", required: false, role: "TCP flow records (connect, close)" },
+    ProbeSpec {
+        name: "sock_ops",
+        prog: "probe_sockops",
+        required: false,
+        role: "TCP flow records (connect, establishment)",
+    },
+    ProbeSpec {
+        name: "tcp_destroy_sock",
+        prog: "probe_tcp_destroy",
+        required: false,
+        role: "TCP flow records (close, with the kernel's counters)",
+    },
     ProbeSpec {
         name: "cgroup_connect4",
         prog: "probe_cgroup_connect4",

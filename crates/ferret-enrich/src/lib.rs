@@ -195,7 +195,8 @@ impl Enricher {
 
     fn on_flow(&mut self, f: Flow) -> Enriched {
         let (owner, task) = if f.has(flow_flags::OWNER) {
-            ("kernel", Some(f.header.task.clone()))
+            let by = if f.has(flow_flags::OWNER_ACCEPT) { "accept" } else { "kernel" };
+            (by, Some(f.header.task.clone()))
         } else {
             match self.sock_owners.get(&f.cookie) {
                 Some(t) if f.cookie != 0 => ("accept", Some(t.clone())),

@@ -145,11 +145,14 @@ pub struct FlowsConfig {
     pub udp_idle_secs: u64,
     /// UDP conversations tracked at once; packets of more are counted as lost (`flow_table_full`).
     pub udp_max: u32,
+    /// TCP connections tracked at once (kernel memory: about 200 bytes each, allocated up
+    /// front); connections beyond it get no record and are counted (`tcp_table_full`).
+    pub tcp_max: u32,
 }
 
 impl Default for FlowsConfig {
     fn default() -> Self {
-        FlowsConfig { enabled: true, active_secs: 60, udp_idle_secs: 30, udp_max: 16384 }
+        FlowsConfig { enabled: true, active_secs: 60, udp_idle_secs: 30, udp_max: 16384, tcp_max: 65536 }
     }
 }
 
@@ -366,6 +369,9 @@ impl Config {
         }
         if !(64..=1_048_576).contains(&self.flows.udp_max) {
             bail!("flows.udp_max must be from 64 to 1048576, not {}", self.flows.udp_max);
+        }
+        if !(64..=4_194_304).contains(&self.flows.tcp_max) {
+            bail!("flows.tcp_max must be from 64 to 4194304, not {}", self.flows.tcp_max);
         }
         if self.process.ancestors > 256 {
             bail!("process.ancestors must be at most 256, not {}", self.process.ancestors);

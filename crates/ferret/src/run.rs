@@ -87,7 +87,7 @@ fn stats_record(
     other.insert("open_filtered".to_string(), kc.open_filtered);
     other.insert("deduped".to_string(), kc.deduped);
     other.insert("flow_table_full".to_string(), kc.flow_table_full);
-    other.insert("flow_storage_miss".to_string(), kc.flow_storage_miss);
+    other.insert("tcp_table_full".to_string(), kc.tcp_table_full);
     Stats {
         time: now_rfc3339(),
         uptime_secs: started.elapsed().as_secs_f64(),
@@ -223,6 +223,7 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
         flows: cfg.flows.enabled.then(|| ferret_bpf::FlowOptions {
             active: Duration::from_secs(cfg.flows.active_secs),
             udp_max: cfg.flows.udp_max,
+            tcp_max: cfg.flows.tcp_max,
         }),
     }) {
         Ok(s) => s,
