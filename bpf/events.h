@@ -323,8 +323,8 @@ struct tcp_conn {
 	__u64 last_report_ns; /* of the start or the last interim record */
 	__u8 owner_known; /* 1: from connect's context; 2: written at accept */
 	__u8 inbound;
-	__u8 established;
 	__u8 start_unknown;
+	__u8 _pad0;
 	__u16 lport; /* the kernel clears an autobound socket's port when it closes */
 	__u16 _pad;
 };

@@ -146,38 +146,29 @@ static __always_inline void tcp_conn_submit(struct tcp_conn *c, struct tcp_sock 
 }
 
 /*
- * TCP lifecycle: connect (in the caller's context: the owner) and the two
- * establishments make the tracking entry. No state callbacks are asked for:
- * the close is seen where the socket is destroyed.
+ * TCP lifecycle: connect (in the caller's context: the owner) and the passive
+ * establishment make the tracking entry. No state callbacks are asked for:
+ * the close is seen where the socket is destroyed, and whether an outgoing
+ * connection was ever established is read from the socket there.
  */
 SEC("sockops")
 int flow_sockops(struct bpf_sock_ops *ops)
 {
-	struct tcp_conn init = {}, *c;
+	struct tcp_conn init = {};
 	__u32 op = ops->op;
 	__u64 cookie;
 
 	if (!flows_on)
 		return 1;
-	if (op != BPF_SOCK_OPS_TCP_CONNECT_CB && op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB &&
-	    op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
+	if (op != BPF_SOCK_OPS_TCP_CONNECT_CB && op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
 		return 1;
 	if (ops->family != AF_INET && ops->family != AF_INET6)
 		return 1;
 	/* The cookie exists from now on: the connect and accept events carry it. */
 	cookie = bpf_get_socket_cookie(ops);
-	if (op == BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB) {
-		c = bpf_map_lookup_elem(&tcp_conns, &cookie);
-		if (c) {
-			c->established = 1;
-			return 1;
-		}
-		init.start_unknown = 1; /* connected before ferret started */
-	}
 	init.start_ns = bpf_ktime_get_boot_ns();
 	init.last_report_ns = init.start_ns;
 	init.lport = ops->local_port;
-	init.established = op != BPF_SOCK_OPS_TCP_CONNECT_CB;
 	init.inbound = op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB;
 	if (op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
 		fill_task(&init.owner, current_task());
@@ -192,8 +183,10 @@ int flow_sockops(struct bpf_sock_ops *ops)
 SEC("tp_btf/tcp_destroy_sock")
 int BPF_PROG(flow_destroy, struct sock *sk)
 {
+	struct tcp_sock *tp;
 	struct tcp_conn *c;
 	__u64 cookie;
+	int established;
 
 	if (!flows_on)
 		return 0;
@@ -203,7 +196,11 @@ int BPF_PROG(flow_destroy, struct sock *sk)
 	c = bpf_map_lookup_elem(&tcp_conns, &cookie);
 	if (!c)
 		return 0;
-	tcp_conn_submit(c, bpf_core_cast(sk, struct tcp_sock), cookie, c->established ? 0 : FLOW_F_NOT_ESTABLISHED);
+	tp = bpf_core_cast(sk, struct tcp_sock);
+	/* The peer acknowledged our SYN (bytes_acked counts its sequence
+	 * number), or this is the accepting side: it was established. */
+	established = c->inbound || c->start_unknown || tp->bytes_acked;
+	tcp_conn_submit(c, tp, cookie, established ? 0 : FLOW_F_NOT_ESTABLISHED);
 	bpf_map_delete_elem(&tcp_conns, &cookie);
 	return 0;
 }
@@ -237,7 +234,6 @@ static __always_inline void tcp_payload(struct __sk_buff *skb)
 		init.start_ns = now;
 		init.last_report_ns = now;
 		init.start_unknown = 1;
-		init.established = 1;
 		init.lport = tp->inet_conn.icsk_inet.sk.__sk_common.skc_num;
 		if (bpf_map_update_elem(&tcp_conns, &cookie, &init, BPF_NOEXIST) &&
 		    !bpf_map_lookup_elem(&tcp_conns, &cookie))

@@ -379,6 +379,8 @@ impl Sensor {
                 *slot = *port;
             }
             ro.dns_port_count = opts.dns_ports.len() as u32;
+            // As for the other objects: without it every flow and DNS record woke the reader.
+            ro.wakeup_bytes = opts.wakeup_bytes;
         }
         if let Some(f) = &opts.flows {
             open.maps.udp_flows.set_max_entries(f.udp_max.max(1)).context("sizing udp_flows")?;
