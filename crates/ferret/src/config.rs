@@ -417,5 +417,8 @@ mod tests {
         assert!(Config::parse("[process]\nancestors = \"ten\"\n", "f").is_err());
         let e = Config::parse("[files]\ninterest_names = [\"a/b\"]\n", "f").expect_err("slash in a name");
         assert!(format!("{e:#}").contains("interest_names"));
+        let e = Config::parse("[flows]\ntcp_max = 10\n", "f").expect_err("too small a connection table");
+        assert!(format!("{e:#}").contains("flows.tcp_max"));
+        assert_eq!(Config::parse("[flows]\ntcp_max = 128\n", "f").expect("valid").flows.tcp_max, 128);
     }
 }
