@@ -143,3 +143,34 @@ fn udp_conversations_end_when_idle_and_a_refused_connect_is_a_failed_flow() {
     assert_eq!((f["flow"]["bytes_out"].as_u64(), f["flow"]["bytes_in"].as_u64()), (Some(0), Some(0)), "{f}");
     sensor.stop();
 }
+
+#[test]
+fn connections_beyond_the_table_are_counted_not_misreported() {
+    // 64 slots; 100 connections held open at once need 200 (each end is a socket).
+    let (_d, cfg) = config_file("[flows]\ntcp_max = 64\n");
+    let sensor = Sensor::start(&["--config", cfg.to_str().expect("utf-8")]);
+    let py = "import socket\nl = socket.socket(); l.bind(('127.0.0.95', 0)); l.listen(128)\n\
+              pairs = []\nfor _ in range(100):\n    c = socket.create_connection(l.getsockname()); s, _ = l.accept(); pairs.append((c, s))\n\
+              for c, s in pairs:\n    c.close(); s.close()\n";
+    let child = Command::new("python3").args(["-c", py]).spawn().expect("python3");
+    let pid = child.id();
+    finish(child);
+    // The first connections found room: their records are whole.
+    let first = sensor.wait_for(WAIT, "a tracked connection's record", |v| {
+        v["type"] == "flow" && v["process"]["pid"] == pid && v["net"]["remote"]["ip"] == "127.0.0.95"
+    });
+    assert_eq!(first["flow"]["state"], "closed", "{first}");
+    let (_, _, recs) = sensor.stop();
+    let ours = recs
+        .iter()
+        .filter(|v| {
+            v["type"] == "flow"
+                && v["process"]["pid"] == pid
+                && (v["net"]["remote"]["ip"] == "127.0.0.95" || v["net"]["local"]["ip"] == "127.0.0.95")
+        })
+        .count();
+    assert!((1..=64).contains(&ours), "at most the table's 64 connections reported, got {ours}");
+    let last = recs.iter().rev().find(|v| v["kind"] == "stats").expect("stats");
+    let full = last["kernel_other"]["tcp_table_full"].as_u64().unwrap_or(0);
+    assert!(full >= 200 - 64, "the untracked ones are counted: {}", last["kernel_other"]);
+}
