@@ -830,7 +830,7 @@ static __always_inline int exit_sc(__u32 sc, int compat, long ret, struct pt_reg
 	__u64 gen = 0;
 	__u32 zero = 0, off = 0, pflags = 0;
 	/* Decided on the table's id: a multiplexed call (socketcall) had an entry. */
-	int regs_only = exit_only(sc), accepted;
+	int regs_only = exit_only(sc), accepted, folded_checked;
 
 	if (regs_only) {
 		if (self_tgid && task->tgid == self_tgid)
@@ -894,6 +894,11 @@ static __always_inline int exit_sc(__u32 sc, int compat, long ret, struct pt_reg
 		e->args[i] = a->args[i];
 	if (sc == SC_OPENAT2)
 		e->args[2] = a->open_flags; /* how.flags in place of the struct pointer */
+	/* A socket() repeats by its arguments alone (a new socket has no peer):
+	 * a repeat is folded before its file is looked up. */
+	folded_checked = sc == SC_SOCKET;
+	if (folded_checked && repeated(e, task->tgid, 0))
+		return 0;
 
 	/* The main path: the kernel's file when there is one, else the caller's string. */
 	if (f)
@@ -1034,7 +1039,7 @@ static __always_inline int exit_sc(__u32 sc, int compat, long ret, struct pt_reg
 		fill_header(&e->hdr, EVENT_SYSCALL, task);
 		own_accepted(e);
 	}
-	if (repeated(e, task->tgid, off))
+	if (!folded_checked && repeated(e, task->tgid, off))
 		return 0;
 	if (!accepted)
 		fill_header(&e->hdr, EVENT_SYSCALL, task);
