@@ -313,11 +313,12 @@ struct udp_flow_key {
 };
 
 /*
- * Value of the tcp_conns map, keyed by socket cookie: a TCP connection being
- * tracked, from connect (or establishment) until its socket is destroyed. The
+ * An entry of the tcp_conns table, found by socket cookie: a TCP connection
+ * being tracked, from connect (or establishment) until its socket is destroyed. The
  * syscall programs write the owner of an accepted one at accept's exit.
  */
 struct tcp_conn {
+	__u64 cookie; /* the socket's; 0: a free slot (see bpf/lib/tcp_conns.h) */
 	struct task_ctx owner;
 	__u64 start_ns; /* boot ns of connect, establishment, or (start_unknown) first sight */
 	__u64 last_report_ns; /* of the start or the last interim record */

@@ -9,7 +9,7 @@
  * softirq context and are attributed through the socket-owner map the egress
  * side fills, keyed by socket cookie.
  *
- * Flows: a TCP connection is tracked in the tcp_conns map, by socket cookie,
+ * Flows: a TCP connection is tracked in the tcp_conns table, by socket cookie,
  * from connect (whose caller owns it) or establishment (the accept syscall
  * names the owner); when its socket is destroyed (tcp_destroy_sock) it is
  * reported with the kernel's own counters and removed. The packet hooks add
@@ -154,9 +154,10 @@ static __always_inline void tcp_conn_submit(struct tcp_conn *c, struct tcp_sock 
 SEC("sockops")
 int flow_sockops(struct bpf_sock_ops *ops)
 {
-	struct tcp_conn init = {};
+	struct tcp_conn *c;
 	__u32 op = ops->op;
 	__u64 cookie;
+	int fresh;
 
 	if (!flows_on)
 		return 1;
@@ -166,16 +167,19 @@ int flow_sockops(struct bpf_sock_ops *ops)
 		return 1;
 	/* The cookie exists from now on: the connect and accept events carry it. */
 	cookie = bpf_get_socket_cookie(ops);
-	init.start_ns = bpf_ktime_get_boot_ns();
-	init.last_report_ns = init.start_ns;
-	init.lport = ops->local_port;
-	init.inbound = op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB;
+	c = tcp_conn_get(cookie, &fresh);
+	if (!c)
+		return 1;
+	/* (A connect again on the same socket starts its entry over.) */
+	c->start_ns = bpf_ktime_get_boot_ns();
+	c->last_report_ns = c->start_ns;
+	c->lport = ops->local_port;
+	c->inbound = op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB;
+	c->start_unknown = 0;
 	if (op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
-		fill_task(&init.owner, current_task());
-		init.owner_known = 1;
+		fill_task(&c->owner, current_task());
+		c->owner_known = 1;
 	}
-	if (bpf_map_update_elem(&tcp_conns, &cookie, &init, BPF_ANY))
-		count(COUNTER_TCP_TABLE_FULL);
 	return 1;
 }
 
@@ -193,7 +197,7 @@ int BPF_PROG(flow_destroy, struct sock *sk)
 	cookie = sk->__sk_common.skc_cookie.counter;
 	if (!cookie) /* never given one: never tracked */
 		return 0;
-	c = bpf_map_lookup_elem(&tcp_conns, &cookie);
+	c = tcp_conn_find(cookie);
 	if (!c)
 		return 0;
 	tp = bpf_core_cast(sk, struct tcp_sock);
@@ -201,7 +205,7 @@ int BPF_PROG(flow_destroy, struct sock *sk)
 	 * number), or this is the accepting side: it was established. */
 	established = c->inbound || c->start_unknown || tp->bytes_acked;
 	tcp_conn_submit(c, tp, cookie, established ? 0 : FLOW_F_NOT_ESTABLISHED);
-	bpf_map_delete_elem(&tcp_conns, &cookie);
+	tcp_conn_free(c);
 	return 0;
 }
 
@@ -214,7 +218,7 @@ int BPF_PROG(flow_destroy, struct sock *sk)
 static __always_inline void tcp_payload(struct __sk_buff *skb)
 {
 	__u64 cookie = bpf_get_socket_cookie(skb), now = bpf_ktime_get_boot_ns(), last = 0;
-	struct tcp_conn *c = bpf_map_lookup_elem(&tcp_conns, &cookie);
+	struct tcp_conn *c = tcp_conn_find(cookie);
 	struct bpf_sock *sk = skb->sk;
 	struct tcp_sock *tp;
 
@@ -229,15 +233,15 @@ static __always_inline void tcp_payload(struct __sk_buff *skb)
 	if (!tp || tp->inet_conn.icsk_inet.sk.__sk_common.skc_state != BPF_TCP_ESTABLISHED)
 		return;
 	if (!c) {
-		struct tcp_conn init = {};
+		int fresh;
 
-		init.start_ns = now;
-		init.last_report_ns = now;
-		init.start_unknown = 1;
-		init.lport = tp->inet_conn.icsk_inet.sk.__sk_common.skc_num;
-		if (bpf_map_update_elem(&tcp_conns, &cookie, &init, BPF_NOEXIST) &&
-		    !bpf_map_lookup_elem(&tcp_conns, &cookie))
-			count(COUNTER_TCP_TABLE_FULL);
+		c = tcp_conn_get(cookie, &fresh);
+		if (c && fresh) {
+			c->start_ns = now;
+			c->last_report_ns = now;
+			c->start_unknown = 1;
+			c->lport = tp->inet_conn.icsk_inet.sk.__sk_common.skc_num;
+		}
 		return;
 	}
 	/* One CPU writes the record when both see the interval pass. */

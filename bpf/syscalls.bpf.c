@@ -662,7 +662,7 @@ static __always_inline void own_accepted(struct syscall_event *e)
 
 	if (!e->sock.cookie || (e->sock.family != AF_INET && e->sock.family != AF_INET6))
 		return;
-	c = bpf_map_lookup_elem(&tcp_conns, &e->sock.cookie);
+	c = tcp_conn_find(e->sock.cookie);
 	if (!c || c->owner_known)
 		return;
 	c->owner = e->hdr.task;

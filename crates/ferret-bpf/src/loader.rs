@@ -42,7 +42,8 @@ pub struct FlowOptions {
     pub active: Duration,
     /// UDP conversations tracked at once (the kernel map's size); more are counted as lost.
     pub udp_max: u32,
-    /// TCP connections tracked at once (the kernel map's size); more are counted as lost.
+    /// TCP connections tracked at once (the kernel table's size, rounded up to a power of
+    /// two); a connection finding no free slot near its hash is counted as lost.
     pub tcp_max: u32,
 }
 
@@ -283,6 +284,12 @@ impl KernelCounters {
     }
 }
 
+/// Slots of the TCP connection table (`bpf/lib/tcp_conns.h`): `tcp_max` rounded up to a power
+/// of two, which the kernel side masks hashes with; one slot when flows are off.
+fn tcp_conn_slots(opts: &SensorOptions) -> u32 {
+    opts.flows.as_ref().map_or(1, |f| f.tcp_max.max(1).checked_next_power_of_two().unwrap_or(1 << 31))
+}
+
 impl Sensor {
     /// Opens, configures, loads (the verifier runs here) and attaches.
     pub fn start(opts: &SensorOptions) -> Result<Sensor> {
@@ -315,9 +322,12 @@ impl Sensor {
             ro.wakeup_bytes = opts.wakeup_bytes;
             ro.dedup_window_ns = opts.dedup_window_ms.saturating_mul(1_000_000);
         }
-        // The TCP connections tracked: the network programs get the same map.
-        let tcp_max = opts.flows.as_ref().map_or(1, |f| f.tcp_max.max(1));
-        open.maps.tcp_conns.set_max_entries(tcp_max).context("sizing tcp_conns")?;
+        // The TCP connections tracked: the network programs get the same table.
+        let tcp_slots = tcp_conn_slots(opts);
+        open.maps.tcp_conns.set_max_entries(tcp_slots).context("sizing tcp_conns")?;
+        if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
+            ro.tcp_conns_mask = tcp_slots - 1;
+        }
         let mut syscalls = open.load().context("loading the syscall programs (verifier)")?;
         for (nr, name, id) in SYSCALL_HOOKS {
             let key = u32::try_from(*nr).context("syscall number")?;
@@ -379,6 +389,7 @@ impl Sensor {
                 *slot = *port;
             }
             ro.dns_port_count = opts.dns_ports.len() as u32;
+            ro.tcp_conns_mask = tcp_conn_slots(opts) - 1;
             // As for the other objects: without it every flow and DNS record woke the reader.
             ro.wakeup_bytes = opts.wakeup_bytes;
         }
