@@ -15,7 +15,7 @@
 #ifndef FERRET_TCP_CONNS_H
 #define FERRET_TCP_CONNS_H
 
-#define TCP_CONN_PROBES 8
+#define TCP_CONN_PROBES 16
 
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
