@@ -154,10 +154,9 @@ static __always_inline void tcp_conn_submit(struct tcp_conn *c, struct tcp_sock 
 SEC("sockops")
 int flow_sockops(struct bpf_sock_ops *ops)
 {
-	struct tcp_conn *c;
+	struct tcp_conn *c = 0;
 	__u32 op = ops->op;
 	__u64 cookie;
-	int fresh;
 
 	if (!flows_on)
 		return 1;
@@ -167,10 +166,14 @@ int flow_sockops(struct bpf_sock_ops *ops)
 		return 1;
 	/* The cookie exists from now on: the connect and accept events carry it. */
 	cookie = bpf_get_socket_cookie(ops);
-	c = tcp_conn_get(cookie, &fresh);
+	/* A connect again on the same socket starts its entry over; an
+	 * accepted socket is new. */
+	if (op == BPF_SOCK_OPS_TCP_CONNECT_CB)
+		c = tcp_conn_find(cookie);
+	if (!c)
+		c = tcp_conn_claim(cookie);
 	if (!c)
 		return 1;
-	/* (A connect again on the same socket starts its entry over.) */
 	c->start_ns = bpf_ktime_get_boot_ns();
 	c->last_report_ns = c->start_ns;
 	c->lport = ops->local_port;
@@ -233,10 +236,8 @@ static __always_inline void tcp_payload(struct __sk_buff *skb)
 	if (!tp || tp->inet_conn.icsk_inet.sk.__sk_common.skc_state != BPF_TCP_ESTABLISHED)
 		return;
 	if (!c) {
-		int fresh;
-
-		c = tcp_conn_get(cookie, &fresh);
-		if (c && fresh) {
+		c = tcp_conn_claim(cookie);
+		if (c) {
 			c->start_ns = now;
 			c->last_report_ns = now;
 			c->start_unknown = 1;

@@ -47,21 +47,19 @@ static __always_inline struct tcp_conn *tcp_conn_find(__u64 cookie)
 }
 
 /*
- * cookie's entry, found or newly claimed (zeroed but for the cookie), or 0 when
- * every probed slot belongs to another connection. *fresh says which.
+ * A free entry claimed for cookie, zeroed but for the cookie, or 0 when every
+ * probed slot belongs to another connection. The caller has looked for the
+ * cookie's own entry first (tcp_conn_find) where it can exist.
  */
-static __always_inline struct tcp_conn *tcp_conn_get(__u64 cookie, int *fresh)
+static __always_inline struct tcp_conn *tcp_conn_claim(__u64 cookie)
 {
-	struct tcp_conn *c = tcp_conn_find(cookie);
-
-	*fresh = 0;
-	if (c || !cookie)
-		return c;
+	if (!cookie)
+		return 0;
 	for (__u32 i = 0; i < TCP_CONN_PROBES; i++) {
-		c = tcp_conn_slot(cookie, i);
+		struct tcp_conn *c = tcp_conn_slot(cookie, i);
+
 		if (c && c->cookie == 0 && __sync_val_compare_and_swap(&c->cookie, 0, cookie) == 0) {
 			__builtin_memset((char *)c + sizeof(c->cookie), 0, sizeof(*c) - sizeof(c->cookie));
-			*fresh = 1;
 			return c;
 		}
 	}
