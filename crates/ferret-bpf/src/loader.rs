@@ -23,7 +23,7 @@ pub struct SensorOptions {
     pub ring_buffer_bytes: u32,
     /// Report new threads as well as new processes.
     pub report_threads: bool,
-    /// Bytes pending in the ring before the reader is woken (0: every
+    /// Bytes a CPU writes to the ring before it wakes the reader (0: every
     /// record). Below it, records wait for the reader's next poll tick.
     pub wakeup_bytes: u32,
     /// Identical syscall events of one process within this window are sent
@@ -367,8 +367,9 @@ impl Sensor {
 
     /// Loads the DNS and flow programs and attaches them to the root of the
     /// cgroup v2 hierarchy, so every process below it is covered. The packet
-    /// hooks are required; the TCP lifecycle hook (sock_ops) is not: without
-    /// it flow records are off and DNS still runs (the reason is returned).
+    /// hooks are required; the TCP lifecycle hooks (sock_ops and
+    /// tcp_destroy_sock) are not: without them flow records are partial (no
+    /// close records) and DNS still runs (the reason is returned).
     fn start_net(
         process: &ProcessSkel<'static>,
         syscalls: &SyscallsSkel<'static>,
@@ -381,15 +382,16 @@ impl Sensor {
         open.maps.counters.reuse_fd(process.maps.counters.as_fd()).context("sharing the counters")?;
         open.maps.tcp_conns.reuse_fd(syscalls.maps.tcp_conns.as_fd()).context("sharing tcp_conns")?;
         open.progs.flow_destroy.set_autoload(opts.flows.is_some());
-        if opts.dns_ports.len() > 16 {
-            anyhow::bail!("at most 16 DNS ports, not {}", opts.dns_ports.len());
-        }
         if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
+            if opts.dns_ports.len() > ro.dns_ports.len() {
+                anyhow::bail!("at most {} DNS ports, not {}", ro.dns_ports.len(), opts.dns_ports.len());
+            }
             for (slot, port) in ro.dns_ports.iter_mut().zip(&opts.dns_ports) {
                 *slot = *port;
             }
             ro.dns_port_count = opts.dns_ports.len() as u32;
-            ro.tcp_conns_mask = tcp_conn_slots(opts) - 1;
+            // The mask of the table it shares (sized by the syscall object).
+            ro.tcp_conns_mask = syscalls.maps.tcp_conns.max_entries() - 1;
             // As for the other objects: without it every flow and DNS record woke the reader.
             ro.wakeup_bytes = opts.wakeup_bytes;
         }

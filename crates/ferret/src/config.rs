@@ -262,8 +262,8 @@ pub struct ProcessConfig {
 pub struct KernelConfig {
     /// Ring buffer size in MiB (a power of two).
     pub ring_buffer_mib: u32,
-    /// Bytes pending in the ring before the reader is woken; 0 wakes it for
-    /// every record (lowest latency, highest cost).
+    /// Bytes a CPU writes to the ring before it wakes the reader; 0 wakes it
+    /// for every record (lowest latency, highest cost).
     pub wakeup_bytes: u32,
     /// The reader's poll tick (ms): the longest a record waits when it did
     /// not trigger a wakeup.
