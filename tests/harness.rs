@@ -56,34 +56,9 @@ impl Sensor {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn ferret");
-        let (tx, rx) = mpsc::channel();
-        let stderr = child.stderr.take().expect("stderr");
-        thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut s = Sensor { child, out, stderr: rx, stderr_seen: Vec::new(), _dir: dir };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            match s.stderr.recv_timeout(Duration::from_millis(200)) {
-                Ok(line) => {
-                    let ready = line.contains("ferret: running");
-                    s.stderr_seen.push(line);
-                    if ready {
-                        break;
-                    }
-                }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => panic!("ferret exited early: {:?}", s.stderr_seen),
-            }
-            if let Ok(Some(st)) = s.child.try_wait() {
-                panic!("ferret exited early ({st}): {:?}", s.stderr_seen);
-            }
-            assert!(Instant::now() < deadline, "ferret did not start: {:?}", s.stderr_seen);
-        }
+        let stderr = stderr_lines(&mut child);
+        let mut s = Sensor { child, out, stderr, stderr_seen: Vec::new(), _dir: dir };
+        await_running(&mut s.child, &s.stderr, &mut s.stderr_seen);
         s
     }
 
@@ -167,24 +142,49 @@ pub fn sha256_hex(path: &Path) -> String {
 /// probes are attached. The rest of stderr is passed through to ours.
 pub fn spawn_running(cmd: &mut Command) -> Child {
     let mut child = cmd.stderr(Stdio::piped()).spawn().expect("spawn ferret");
-    let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
-    let mut seen = Vec::new();
-    loop {
-        match lines.next() {
-            Some(Ok(line)) => {
-                let ready = line.contains("ferret: running");
-                seen.push(line);
-                if ready {
-                    break;
-                }
-            }
-            _ => panic!("ferret exited before running: {seen:?}"),
-        }
-    }
+    let lines = stderr_lines(&mut child);
+    await_running(&mut child, &lines, &mut Vec::new());
     thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
+        for line in lines {
             eprintln!("{line}");
         }
     });
     child
+}
+
+/// The child's stderr, line by line, from a thread (so a wait can time out).
+fn stderr_lines(child: &mut Child) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    let stderr = child.stderr.take().expect("stderr");
+    thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Waits (60 s at most) for ferret's "running" line, keeping what it printed
+/// before in `seen`; panics with it when ferret exits or hangs instead.
+fn await_running(child: &mut Child, lines: &mpsc::Receiver<String>, seen: &mut Vec<String>) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match lines.recv_timeout(Duration::from_millis(200)) {
+            Ok(line) => {
+                let ready = line.contains("ferret: running");
+                seen.push(line);
+                if ready {
+                    return;
+                }
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => panic!("ferret exited early: {seen:?}"),
+        }
+        if let Ok(Some(st)) = child.try_wait() {
+            panic!("ferret exited early ({st}): {seen:?}");
+        }
+        assert!(Instant::now() < deadline, "ferret did not start: {seen:?}");
+    }
 }
