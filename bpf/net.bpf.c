@@ -18,6 +18,7 @@
  * udp_flows, which userspace scans for idle conversations.
  */
 #include "lib/common.h"
+#define TCP_CONNS_MAKER
 #include "lib/tcp_conns.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -69,13 +70,6 @@ struct {
 	__type(value, struct udp_flow);
 } udp_flows SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct flow_event);
-} flow_scratch SEC(".maps");
-
 /* The current task as a BTF pointer, as fill_task wants (these program
  * types have no bpf_get_current_task_btf). */
 static __always_inline struct task_struct *current_task(void)
@@ -83,17 +77,12 @@ static __always_inline struct task_struct *current_task(void)
 	return bpf_core_cast((void *)bpf_get_current_task(), struct task_struct);
 }
 
-static __always_inline struct flow_event *flow_record(void)
+/* The socket's IPv6 address pair, as direct loads. */
+static __always_inline void copy_in6(__u8 *dst, const struct in6_addr *a)
 {
-	struct flow_event *e = scratch_of(flow_scratch);
+	__u32 w[4] = { a->in6_u.u6_addr32[0], a->in6_u.u6_addr32[1], a->in6_u.u6_addr32[2], a->in6_u.u6_addr32[3] };
 
-	if (!e)
-		return 0;
-	__builtin_memset(e, 0, sizeof(*e));
-	e->hdr.kind = EVENT_FLOW;
-	e->hdr.size = sizeof(*e);
-	e->hdr.ktime_boot_ns = bpf_ktime_get_boot_ns();
-	return e;
+	__builtin_memcpy(dst, w, 16);
 }
 
 /*
@@ -101,27 +90,33 @@ static __always_inline struct flow_event *flow_record(void)
  * tracking entry; totals and endpoints from the socket itself. Payload bytes
  * are the kernel's counters: sent less retransmitted, and received less the
  * peer's FIN (which takes one byte of sequence space; SOCK_DONE says it came).
+ * Written in place in the ring, every field.
  */
 static __always_inline void tcp_conn_submit(struct tcp_conn *c, struct tcp_sock *tp, __u64 cookie, __u32 flags)
 {
 	struct sock *sk = &tp->inet_conn.icsk_inet.sk;
-	struct flow_event *e = flow_record();
+	struct flow_event *e = reserve_record(struct flow_event, EVENT_FLOW);
 	__u64 in;
 
 	if (!e)
 		return;
-	e->flags = flags;
-	e->start_ns = c->start_ns;
+	e->hdr.ktime_boot_ns = bpf_ktime_get_boot_ns();
+	e->hdr.kind = EVENT_FLOW;
+	e->hdr.size = sizeof(*e);
 	if (c->owner_known) {
 		e->hdr.task = c->owner;
-		e->flags |= FLOW_F_OWNER;
+		flags |= FLOW_F_OWNER;
 		if (c->owner_known == 2)
-			e->flags |= FLOW_F_OWNER_ACCEPT;
+			flags |= FLOW_F_OWNER_ACCEPT;
+	} else {
+		__builtin_memset(&e->hdr.task, 0, sizeof(e->hdr.task));
 	}
 	if (c->inbound)
-		e->flags |= FLOW_F_INBOUND;
+		flags |= FLOW_F_INBOUND;
 	if (c->start_unknown)
-		e->flags |= FLOW_F_START_UNKNOWN;
+		flags |= FLOW_F_START_UNKNOWN;
+	e->flags = flags;
+	e->start_ns = c->start_ns;
 	e->cookie = cookie;
 	in = tp->bytes_received;
 	if (in && (sk->__sk_common.skc_flags & (1UL << bpf_core_enum_value(enum sock_flags, SOCK_DONE))))
@@ -132,17 +127,19 @@ static __always_inline void tcp_conn_submit(struct tcp_conn *c, struct tcp_sock 
 	e->packets_out = tp->segs_out;
 	e->family = sk->__sk_common.skc_family;
 	e->protocol = IPPROTO_TCP;
+	e->_pad = 0;
+	e->_pad2 = 0;
 	e->lport = sk->__sk_common.skc_num ?: c->lport;
 	e->rport = bpf_ntohs(sk->__sk_common.skc_dport);
 	if (e->family == AF_INET) {
-		__u32 l = sk->__sk_common.skc_rcv_saddr, r = sk->__sk_common.skc_daddr;
-		__builtin_memcpy(e->laddr, &l, 4);
-		__builtin_memcpy(e->raddr, &r, 4);
+		__u32 l[4] = { sk->__sk_common.skc_rcv_saddr }, r[4] = { sk->__sk_common.skc_daddr };
+		__builtin_memcpy(e->laddr, l, 16);
+		__builtin_memcpy(e->raddr, r, 16);
 	} else {
-		BPF_CORE_READ_INTO(&e->laddr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO(&e->raddr, sk, __sk_common.skc_v6_daddr);
+		copy_in6(e->laddr, &sk->__sk_common.skc_v6_rcv_saddr);
+		copy_in6(e->raddr, &sk->__sk_common.skc_v6_daddr);
 	}
-	submit(e, sizeof(*e), EVENT_FLOW);
+	commit_record(e);
 }
 
 /*
@@ -208,7 +205,7 @@ int BPF_PROG(flow_destroy, struct sock *sk)
 	 * number), or this is the accepting side: it was established. */
 	established = c->inbound || c->start_unknown || tp->bytes_acked;
 	tcp_conn_submit(c, tp, cookie, established ? 0 : FLOW_F_NOT_ESTABLISHED);
-	tcp_conn_free(c);
+	tcp_conn_free(cookie);
 	return 0;
 }
 

@@ -29,6 +29,24 @@ const volatile __u32 self_tgid = 0;
  * next one sent after it carries how many were suppressed. 0: off. */
 const volatile __u64 dedup_window_ns = 0;
 
+/* The length of the kernel's tick (1e9 / CONFIG_HZ) when userspace found the
+ * kernel's configuration, else 0. */
+const volatile __u64 tick_ns = 0;
+
+/*
+ * The repeat filter's clock, in ns: jiffies (an inlined load) when the tick
+ * length is known, else the boot clock. The clock is a helper call costing
+ * about as much as the rest of the filter, taken for every event it folds, and
+ * a window of about a second needs no finer tick. (jiffies stand still while
+ * the machine is suspended: a repeat across a suspend may still be folded.)
+ */
+static __always_inline __u64 repeat_clock_ns(void)
+{
+	if (tick_ns)
+		return bpf_jiffies64() * tick_ns;
+	return bpf_ktime_get_boot_ns();
+}
+
 struct syscall_event *_keep_syscall_event;
 enum syscall_id _keep_syscall_id;
 enum syscall_flags _keep_syscall_flags;
@@ -449,9 +467,9 @@ struct dedup_key {
 };
 
 struct dedup_val {
-	__u64 last_ns;
+	__u64 last_ns; /* repeat_clock_ns() when last sent */
 	__u32 suppressed;
-	__u32 _pad;
+	__u32 fronted; /* 1: per-CPU fronts may hold repeats of it (see repeat_front) */
 };
 
 struct {
@@ -467,6 +485,96 @@ struct {
 	__type(key, __u32);
 	__type(value, struct dedup_key);
 } dedup_scratch SEC(".maps");
+
+/*
+ * Per CPU, in front of the dedup map: the keys this CPU folded or sent last,
+ * one per slot (picked by process and syscall, so that a loop of socket,
+ * connect and accept keeps one each). A repeat found here is counted in
+ * `pending` without hashing the key into the shared map (about a third of a
+ * folded event's cost). The count goes to the map's entry when the slot
+ * changes hands, and the event sent when the window ends collects what every
+ * CPU's slot still holds for its key, so its count is whole even when the
+ * process moved between CPUs.
+ */
+#define REPEAT_FRONT_SLOTS 16
+
+struct repeat_front {
+	struct dedup_key key;
+	__u64 last_ns; /* the map entry's last_ns when this was taken */
+	__u64 pending; /* repeats folded here, not yet in the map's entry (atomic: collected by other CPUs) */
+	__u32 valid;
+	__u32 _pad;
+};
+
+/* Possible CPUs, set by userspace: the fronts a sent event collects from. */
+const volatile __u32 nr_cpus = 1;
+
+struct repeat_fronts {
+	struct repeat_front slot[REPEAT_FRONT_SLOTS];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct repeat_fronts);
+} repeat_front SEC(".maps");
+
+static __always_inline int same_key(const struct dedup_key *a, const struct dedup_key *b)
+{
+	const __u64 *x = (const void *)a, *y = (const void *)b;
+
+	for (int i = 0; i < sizeof(*a) / 8; i++)
+		if (x[i] != y[i])
+			return 0;
+	return 1;
+}
+
+/* Adds a slot's pending repeats to its key's map entry (gone only if the map
+ * evicted it), for the next event sent for the key to carry. */
+static __always_inline void front_flush(struct repeat_front *fr)
+{
+	struct dedup_val *v;
+	__u64 n;
+
+	if (!fr->valid || !fr->pending)
+		return;
+	n = __sync_lock_test_and_set(&fr->pending, 0);
+	v = n ? bpf_map_lookup_elem(&dedup, &fr->key) : 0;
+	if (v)
+		__sync_fetch_and_add(&v->suppressed, n);
+}
+
+struct front_sweep {
+	struct dedup_key *key;
+	__u32 slot;
+	__u64 taken;
+};
+
+/* One CPU's pending repeats of the swept key, taken. */
+static long front_sweep_cpu(__u64 cpu, void *arg)
+{
+	struct front_sweep *sw = arg;
+	struct repeat_fronts *fronts;
+	struct repeat_front *fr;
+	__u32 zero = 0;
+
+	fronts = bpf_map_lookup_percpu_elem(&repeat_front, &zero, cpu);
+	if (!fronts)
+		return 1; /* past the last CPU */
+	fr = &fronts->slot[sw->slot & (REPEAT_FRONT_SLOTS - 1)];
+	if (fr->valid && fr->pending && same_key(&fr->key, sw->key))
+		sw->taken += __sync_lock_test_and_set(&fr->pending, 0);
+	return 0;
+}
+
+static __always_inline void front_take(struct repeat_front *fr, struct dedup_key *k, __u64 last_ns)
+{
+	fr->key = *k;
+	fr->last_ns = last_ns;
+	fr->pending = 0;
+	fr->valid = 1;
+}
 
 /* Syscalls whose first two arguments are plain values, part of identity. */
 static __always_inline int plain_args(__u32 sc)
@@ -512,6 +620,8 @@ static __always_inline int repeated(struct syscall_event *e, __u32 tgid, __u32 e
 	__u32 zero = 0;
 	struct dedup_key *k;
 	struct dedup_val *v, nv = {};
+	struct repeat_fronts *fronts;
+	struct repeat_front *fr = 0;
 	__u64 now;
 
 	e->repeats = 0;
@@ -564,17 +674,41 @@ static __always_inline int repeated(struct syscall_event *e, __u32 tgid, __u32 e
 			bpf_probe_read_kernel(k->head, n, e->data);
 	}
 lookup:
-	now = bpf_ktime_get_boot_ns();
+	now = repeat_clock_ns();
+	fronts = bpf_map_lookup_elem(&repeat_front, &zero);
+	if (fronts) {
+		fr = &fronts->slot[(tgid ^ e->sc) & (REPEAT_FRONT_SLOTS - 1)];
+		if (fr->valid && now - fr->last_ns < dedup_window_ns && same_key(&fr->key, k)) {
+			__sync_fetch_and_add(&fr->pending, 1);
+			count(COUNTER_DEDUPED);
+			return 1;
+		}
+		front_flush(fr);
+	}
 	v = bpf_map_lookup_elem(&dedup, k);
 	if (v && now - v->last_ns < dedup_window_ns) {
 		__sync_fetch_and_add(&v->suppressed, 1);
 		count(COUNTER_DEDUPED);
+		if (fr) {
+			front_take(fr, k, v->last_ns);
+			v->fronted = 1;
+		}
 		return 1;
 	}
-	if (v)
+	if (v) {
 		e->repeats = v->suppressed;
+		if (v->fronted) {
+			struct front_sweep sw = { .key = k, .slot = (tgid ^ e->sc) };
+
+			bpf_loop(nr_cpus, front_sweep_cpu, &sw, 0);
+			e->repeats += sw.taken;
+		}
+	}
 	nv.last_ns = now;
+	nv.fronted = fr != 0;
 	bpf_map_update_elem(&dedup, k, &nv, BPF_ANY);
+	if (fr)
+		front_take(fr, k, now);
 	return 0;
 }
 
@@ -607,12 +741,12 @@ static long vma_file(struct task_struct *task, struct vm_area_struct *vma, void 
 static __always_inline struct file *fd_file(struct task_struct *task, __u64 fd)
 {
 	struct fdtable *fdt = task->files->fdt;
-	struct file *f = 0;
+	unsigned long f;
 
 	if (!fdt || fd >= fdt->max_fds)
 		return 0;
-	bpf_probe_read_kernel(&f, sizeof(f), &fdt->fd[fd]);
-	return f ? bpf_core_cast(f, struct file) : 0;
+	f = load_ptr_at((unsigned long)fdt->fd + fd * sizeof(struct file *));
+	return f ? bpf_core_cast((void *)f, struct file) : 0;
 }
 
 /* Copies a resolved kernel path into data at off; returns its length. */
@@ -656,7 +790,7 @@ static __always_inline void file_info(struct syscall_event *e, struct file *f)
  * tracking entry (made by the flow program) has no owner until the task whose
  * accept returns it is known: here.
  */
-static __always_inline void own_accepted(struct syscall_event *e)
+static __always_inline void own_accepted(struct syscall_event *e, struct task_struct *task)
 {
 	struct tcp_conn *c;
 
@@ -665,7 +799,7 @@ static __always_inline void own_accepted(struct syscall_event *e)
 	c = tcp_conn_find(e->sock.cookie);
 	if (!c || c->owner_known)
 		return;
-	c->owner = e->hdr.task;
+	fill_task(&c->owner, task);
 	barrier();
 	c->owner_known = 2;
 }
@@ -830,7 +964,7 @@ static __always_inline int exit_sc(__u32 sc, int compat, long ret, struct pt_reg
 	__u64 gen = 0;
 	__u32 zero = 0, off = 0, pflags = 0;
 	/* Decided on the table's id: a multiplexed call (socketcall) had an entry. */
-	int regs_only = exit_only(sc), accepted, folded_checked;
+	int regs_only = exit_only(sc), folded_checked;
 
 	if (regs_only) {
 		if (self_tgid && task->tgid == self_tgid)
@@ -1033,16 +1167,12 @@ static __always_inline int exit_sc(__u32 sc, int compat, long ret, struct pt_reg
 			break;
 		}
 	}
-	accepted = (sc == SC_ACCEPT || sc == SC_ACCEPT4) && ret >= 0;
-	if (accepted) {
-		/* Every accepted connection gets its flow's owner, folded or not. */
-		fill_header(&e->hdr, EVENT_SYSCALL, task);
-		own_accepted(e);
-	}
+	/* Every accepted connection gets its flow's owner, folded or not. */
+	if ((sc == SC_ACCEPT || sc == SC_ACCEPT4) && ret >= 0)
+		own_accepted(e, task);
 	if (!folded_checked && repeated(e, task->tgid, off))
 		return 0;
-	if (!accepted)
-		fill_header(&e->hdr, EVENT_SYSCALL, task);
+	fill_header(&e->hdr, EVENT_SYSCALL, task);
 	send(e, off);
 	return 0;
 }

@@ -72,27 +72,45 @@ struct {
 		v_;                                                  \
 	})
 
+/* The ring's wakeup flags for a record of size bytes (see wakeup_bytes). */
+static __always_inline __u64 wakeup_flags(__u64 size)
+{
+	__u32 zero = 0;
+	__u64 *n;
+
+	if (!wakeup_bytes)
+		return 0;
+	n = bpf_map_lookup_elem(&unwoken_bytes, &zero);
+	if (!n)
+		return BPF_RB_NO_WAKEUP;
+	*n += size;
+	if (*n < wakeup_bytes)
+		return BPF_RB_NO_WAKEUP;
+	*n = 0;
+	return BPF_RB_FORCE_WAKEUP;
+}
+
 /* Sends a record built in scratch memory; counts it as lost if the ring is full. */
 static __always_inline void submit(void *rec, __u64 size, __u32 kind)
 {
-	__u64 flags = 0;
-
-	if (wakeup_bytes) {
-		__u32 zero = 0;
-		__u64 *n = bpf_map_lookup_elem(&unwoken_bytes, &zero);
-
-		flags = BPF_RB_NO_WAKEUP;
-		if (n) {
-			*n += size;
-			if (*n >= wakeup_bytes) {
-				*n = 0;
-				flags = BPF_RB_FORCE_WAKEUP;
-			}
-		}
-	}
-	if (bpf_ringbuf_output(&events, rec, size, flags) != 0)
+	if (bpf_ringbuf_output(&events, rec, size, wakeup_flags(size)) != 0)
 		count(kind);
 }
+
+/*
+ * Room for a fixed-size record in the ring, to be written in place (every
+ * byte: the ring is not zeroed) and sent by commit_record: no scratch copy to
+ * clear and copy over. 0, counted as lost, if the ring is full.
+ */
+#define reserve_record(type, kind)                                              \
+	({                                                                      \
+		type *r_ = bpf_ringbuf_reserve(&events, sizeof(type), 0);       \
+		if (!r_)                                                        \
+			count(kind);                                            \
+		r_;                                                             \
+	})
+
+#define commit_record(rec) bpf_ringbuf_submit((rec), wakeup_flags(sizeof(*(rec))))
 
 /* Sends a variable-length record (one ending in `data`) whose data is written
  * up to `off`: only that much crosses the ring buffer, and hdr.size says so. */
@@ -105,12 +123,28 @@ static __always_inline void submit(void *rec, __u64 size, __u32 kind)
 		submit((e), size_, (kind));                                              \
 	} while (0)
 
+/*
+ * Loads at an address computed at run time (an array element at a variable
+ * index), which the verifier allows no direct load through: a read-only cast
+ * of the address (bpf_core_cast, which the verifier turns into a register
+ * move; its loads are fault-checked) instead of a bpf_probe_read_kernel call.
+ */
+#define cast_at(addr, type) bpf_core_cast((void *)(unsigned long)(addr), type)
+
+/* The 8 bytes at addr, read as a pointer: struct list_head has one at
+ * offset 0 in every kernel. */
+static __always_inline unsigned long load_ptr_at(unsigned long addr)
+{
+	return (unsigned long)cast_at(addr, struct list_head)->next;
+}
+
 static __always_inline __u32 task_ns_pid(struct task_struct *task)
 {
 	struct pid *pid = task->thread_pid;
-	unsigned int level = pid->level;
-	/* A variable index: the verifier wants a read, not a direct load. */
-	return BPF_CORE_READ(pid, numbers[level].nr);
+	unsigned long at = (unsigned long)pid + bpf_core_field_offset(struct pid, numbers) +
+			   (unsigned long)pid->level * bpf_core_type_size(struct upid);
+
+	return cast_at(at, struct upid)->nr;
 }
 
 static __always_inline __u64 task_cgroup_id(struct task_struct *task)

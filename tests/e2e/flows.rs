@@ -144,33 +144,63 @@ fn udp_conversations_end_when_idle_and_a_refused_connect_is_a_failed_flow() {
     sensor.stop();
 }
 
+/// Opens `n` loopback connections to a listener on `addr` and holds them all open before closing
+/// them (one python process, whose pid is returned once it has ended).
+fn hold_connections(addr: &str, n: usize) -> u32 {
+    let py = format!(
+        "import socket\nl = socket.socket(); l.bind(('{addr}', 0)); l.listen(128)\npairs = []\n\
+         for _ in range({n}):\n    c = socket.create_connection(l.getsockname()); s, _ = l.accept(); pairs.append((c, s))\n\
+         for c, s in pairs:\n    c.close(); s.close()\n"
+    );
+    let child = Command::new("python3").args(["-c", &py]).spawn().expect("python3");
+    let pid = child.id();
+    finish(child);
+    pid
+}
+
+/// The flow records of `pid`'s sockets on `addr` (either end).
+fn flows_on(recs: &[Value], pid: u32, addr: &str) -> usize {
+    recs.iter()
+        .filter(|v| {
+            v["type"] == "flow"
+                && v["process"]["pid"] == pid
+                && (v["net"]["remote"]["ip"] == addr || v["net"]["local"]["ip"] == addr)
+        })
+        .count()
+}
+
 #[test]
 fn connections_beyond_the_table_are_counted_not_misreported() {
     // 64 slots; 100 connections held open at once need 200 (each end is a socket).
     let (_d, cfg) = config_file("[flows]\ntcp_max = 64\n");
     let sensor = Sensor::start(&["--config", cfg.to_str().expect("utf-8")]);
-    let py = "import socket\nl = socket.socket(); l.bind(('127.0.0.95', 0)); l.listen(128)\n\
-              pairs = []\nfor _ in range(100):\n    c = socket.create_connection(l.getsockname()); s, _ = l.accept(); pairs.append((c, s))\n\
-              for c, s in pairs:\n    c.close(); s.close()\n";
-    let child = Command::new("python3").args(["-c", py]).spawn().expect("python3");
-    let pid = child.id();
-    finish(child);
+    let pid = hold_connections("127.0.0.95", 100);
     // The first connections found room: their records are whole.
     let first = sensor.wait_for(WAIT, "a tracked connection's record", |v| {
         v["type"] == "flow" && v["process"]["pid"] == pid && v["net"]["remote"]["ip"] == "127.0.0.95"
     });
     assert_eq!(first["flow"]["state"], "closed", "{first}");
     let (_, _, recs) = sensor.stop();
-    let ours = recs
-        .iter()
-        .filter(|v| {
-            v["type"] == "flow"
-                && v["process"]["pid"] == pid
-                && (v["net"]["remote"]["ip"] == "127.0.0.95" || v["net"]["local"]["ip"] == "127.0.0.95")
-        })
-        .count();
+    let ours = flows_on(&recs, pid, "127.0.0.95");
     assert!((1..=64).contains(&ours), "at most the table's 64 connections reported, got {ours}");
     let last = recs.iter().rev().find(|v| v["kind"] == "stats").expect("stats");
     let full = last["kernel_other"]["tcp_table_full"].as_u64().unwrap_or(0);
     assert!(full >= 200 - 64, "the untracked ones are counted: {}", last["kernel_other"]);
+}
+
+#[test]
+fn a_full_connection_table_has_room_again_once_connections_close() {
+    // 64 slots. 100 connections held open fill them; once they are closed, 16 more held open
+    // (32 sockets) must find room: closing frees both the slots and the entries behind them.
+    // Other tests' connections share the table, hence "most", not "all".
+    let (_d, cfg) = config_file("[flows]\ntcp_max = 64\n");
+    let sensor = Sensor::start(&["--config", cfg.to_str().expect("utf-8")]);
+    hold_connections("127.0.0.96", 100);
+    let pid = hold_connections("127.0.0.97", 16);
+    sensor.wait_for(WAIT, "a connection of the second round", |v| {
+        v["type"] == "flow" && v["process"]["pid"] == pid && v["net"]["remote"]["ip"] == "127.0.0.97"
+    });
+    let (_, _, recs) = sensor.stop();
+    let second = flows_on(&recs, pid, "127.0.0.97");
+    assert!(second >= 24, "most of the second round's 32 sockets tracked, got {second}");
 }

@@ -246,30 +246,52 @@ fn connect_race_reports_the_real_peer() {
     assert_eq!(ports.len(), 2, "the flipping thread made both peers be reached");
 }
 
-#[test]
-fn repeated_identical_events_are_folded_in_the_kernel_with_a_count() {
+/// Runs `n` identical opens of a new file (each preceded by the Python line `before`, with `i`
+/// the iteration), then one more after the repeat window. Returns the opens of that file that
+/// were reported, and all records.
+fn repeated_opens(n: usize, before: &str) -> (Vec<Value>, Vec<Value>) {
     let sensor = Sensor::start(&[]);
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("log.txt");
+    let open =
+        format!("os.close(os.open({:?}, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))", path.display().to_string());
     let py = format!(
-        "import os, time\nfor _ in range(50):\n    os.close(os.open({p:?}, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))\ntime.sleep(1.3)\nos.close(os.open({p:?}, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))\n",
-        p = path.display().to_string()
+        "import os, time\ncpus = sorted(os.sched_getaffinity(0))\nfor i in range({n}):\n    {before}\n    {open}\n\
+         os.sched_setaffinity(0, cpus)\ntime.sleep(1.3)\n{open}\n"
     );
     let mut child = Command::new(PYTHON).args(["-c", &py]).spawn().expect("python3");
     let pid = Value::from(child.id());
     assert!(child.wait().expect("wait").success());
     let p = path.to_str().expect("utf-8");
     sensor.wait_for(WAIT, "the open after the window", |v| {
-        v["type"] == "file_open" && v["process"]["pid"] == pid && v["syscall"]["repeats"] == 49
+        v["type"] == "file_open"
+            && v["process"]["pid"] == pid
+            && v["file"]["path"] == p
+            && v["syscall"].get("repeats").is_some()
     });
     let (_, _, recs) = sensor.stop();
-    let opens: Vec<Value> =
+    let opens =
         of_pid(&recs, &pid).into_iter().filter(|v| v["type"] == "file_open" && v["file"]["path"] == p).collect();
+    (opens, recs)
+}
+
+#[test]
+fn repeated_identical_events_are_folded_in_the_kernel_with_a_count() {
+    let (opens, recs) = repeated_opens(50, "pass");
     assert_eq!(opens.len(), 2, "50 identical opens sent once, then once more after the window");
     assert_eq!(opens[0]["syscall"].get("repeats"), None);
     assert_eq!(opens[1]["syscall"]["repeats"], 49);
     let last = recs.iter().rev().find(|v| v["kind"] == "stats").expect("stats");
     assert!(last["kernel_other"]["deduped"].as_u64() >= Some(49));
+}
+
+#[test]
+fn a_repeat_count_is_whole_when_the_process_moves_between_cpus() {
+    // The kernel counts repeats per CPU first; the event sent after the window collects them
+    // from every CPU. 60 identical opens, moving to the next CPU every 5.
+    let (opens, _) = repeated_opens(60, "os.sched_setaffinity(0, {cpus[(i // 5) % len(cpus)]})");
+    assert_eq!(opens.len(), 2, "60 identical opens sent once, then once more after the window");
+    assert_eq!(opens[1]["syscall"]["repeats"], 59, "{}", opens[1]);
 }
 
 #[test]

@@ -284,10 +284,28 @@ impl KernelCounters {
     }
 }
 
-/// Slots of the TCP connection table (`bpf/lib/tcp_conns.h`): `tcp_max` rounded up to a power
-/// of two, which the kernel side masks hashes with; one slot when flows are off.
+/// Ways of a bucket of the TCP connection table (`TCP_CONN_WAYS` in `bpf/lib/tcp_conns.h`).
+const TCP_CONN_WAYS: u32 = 16;
+
+/// Entries of the TCP connection table (`bpf/lib/tcp_conns.h`): `tcp_max` rounded up to a power
+/// of two, so that the buckets (one per `TCP_CONN_WAYS` entries) are too and the kernel side can
+/// mask hashes; one bucket when flows are off.
 fn tcp_conn_slots(opts: &SensorOptions) -> u32 {
-    opts.flows.as_ref().map_or(1, |f| f.tcp_max.max(1).checked_next_power_of_two().unwrap_or(1 << 31))
+    opts.flows
+        .as_ref()
+        .map_or(TCP_CONN_WAYS, |f| f.tcp_max.max(TCP_CONN_WAYS).checked_next_power_of_two().unwrap_or(1 << 31))
+}
+
+/// The secret key of the table's bucket hash: a process that can predict which bucket its
+/// connection falls in could fill that bucket first and go untracked.
+fn tcp_conn_hash_key() -> Result<u64> {
+    let mut key = [0u8; 8];
+    // SAFETY: getrandom writes at most key.len() bytes into the buffer it is given.
+    let n = unsafe { libc::getrandom(key.as_mut_ptr().cast(), key.len(), 0) };
+    if n != key.len() as isize {
+        anyhow::bail!("getrandom for the connection table's hash key: {}", std::io::Error::last_os_error());
+    }
+    Ok(u64::from_ne_bytes(key))
 }
 
 impl Sensor {
@@ -321,12 +339,18 @@ impl Sensor {
             ro.self_tgid = std::process::id();
             ro.wakeup_bytes = opts.wakeup_bytes;
             ro.dedup_window_ns = opts.dedup_window_ms.saturating_mul(1_000_000);
+            ro.tick_ns = crate::probe::kernel_hz().map_or(0, |hz| 1_000_000_000 / hz);
+            ro.nr_cpus = cpus as u32;
         }
         // The TCP connections tracked: the network programs get the same table.
         let tcp_slots = tcp_conn_slots(opts);
+        let tcp_hash_key = tcp_conn_hash_key()?;
         open.maps.tcp_conns.set_max_entries(tcp_slots).context("sizing tcp_conns")?;
+        open.maps.tcp_conn_buckets.set_max_entries(tcp_slots / TCP_CONN_WAYS).context("sizing tcp_conn_buckets")?;
         if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
+            ro.tcp_conn_bucket_mask = tcp_slots / TCP_CONN_WAYS - 1;
             ro.tcp_conns_mask = tcp_slots - 1;
+            ro.tcp_conn_hash_key = tcp_hash_key;
         }
         let mut syscalls = open.load().context("loading the syscall programs (verifier)")?;
         for (nr, name, id) in SYSCALL_HOOKS {
@@ -357,7 +381,7 @@ impl Sensor {
         let (net, dns_off, flows_off) = if dns_off.is_some() && flows_off.is_some() {
             (None, dns_off, flows_off)
         } else {
-            match Self::start_net(&skel, &syscalls, opts) {
+            match Self::start_net(&skel, &syscalls, tcp_hash_key, opts) {
                 Ok((net, attach_off)) => (Some(net), dns_off, flows_off.or(attach_off)),
                 Err(e) => (None, Some(format!("{e:#}")), Some(format!("{e:#}"))),
             }
@@ -369,10 +393,12 @@ impl Sensor {
     /// cgroup v2 hierarchy, so every process below it is covered. The packet
     /// hooks are required; the TCP lifecycle hooks (sock_ops and
     /// tcp_destroy_sock) are not: without them flow records are partial (no
-    /// close records) and DNS still runs (the reason is returned).
+    /// close records) and DNS still runs (the reason is returned). The connection table and its
+    /// hash key are the syscall object's.
     fn start_net(
         process: &ProcessSkel<'static>,
         syscalls: &SyscallsSkel<'static>,
+        tcp_hash_key: u64,
         opts: &SensorOptions,
     ) -> Result<(NetPrograms, Option<String>)> {
         let root = crate::probe::cgroup2_root().context("no cgroup v2 hierarchy to attach the packet hooks to")?;
@@ -381,6 +407,10 @@ impl Sensor {
         open.maps.events.reuse_fd(process.maps.events.as_fd()).context("sharing the ring buffer")?;
         open.maps.counters.reuse_fd(process.maps.counters.as_fd()).context("sharing the counters")?;
         open.maps.tcp_conns.reuse_fd(syscalls.maps.tcp_conns.as_fd()).context("sharing tcp_conns")?;
+        open.maps
+            .tcp_conn_buckets
+            .reuse_fd(syscalls.maps.tcp_conn_buckets.as_fd())
+            .context("sharing tcp_conn_buckets")?;
         open.progs.flow_destroy.set_autoload(opts.flows.is_some());
         if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
             if opts.dns_ports.len() > ro.dns_ports.len() {
@@ -390,8 +420,10 @@ impl Sensor {
                 *slot = *port;
             }
             ro.dns_port_count = opts.dns_ports.len() as u32;
-            // The mask of the table it shares (sized by the syscall object).
+            // The masks and hash key of the table it shares (set up for the syscall object).
+            ro.tcp_conn_bucket_mask = syscalls.maps.tcp_conn_buckets.max_entries() - 1;
             ro.tcp_conns_mask = syscalls.maps.tcp_conns.max_entries() - 1;
+            ro.tcp_conn_hash_key = tcp_hash_key;
             // As for the other objects: without it every flow and DNS record woke the reader.
             ro.wakeup_bytes = opts.wakeup_bytes;
         }

@@ -228,6 +228,20 @@ pub struct HostFacts {
     pub cgroup2_root: Option<PathBuf>,
     /// Effective-capability check: root or CAP_BPF+CAP_PERFMON (+CAP_SYS_ADMIN for some attach types).
     pub privileges: Status,
+    /// The kernel's tick rate (`CONFIG_HZ`), when its configuration can be read: the repeat
+    /// filter then keeps time in ticks (see [`kernel_hz`]).
+    pub tick_hz: Option<u64>,
+}
+
+/// The kernel's tick rate, from its build configuration (`/proc/config.gz`, or
+/// `/boot/config-<release>`), if present and sane. With it the kernel side's repeat filter reads
+/// jiffies, an inlined load, instead of calling for the clock on every event it folds.
+pub fn kernel_hz() -> Option<u64> {
+    let config = procfs::kernel_config().ok()?;
+    match config.get("CONFIG_HZ")? {
+        procfs::ConfigSetting::Value(v) => v.parse::<u64>().ok().filter(|hz| (1..=100_000).contains(hz)),
+        _ => None,
+    }
 }
 
 /// Where a filesystem of this type is mounted, if anywhere (the first).
@@ -304,6 +318,7 @@ pub fn host_facts() -> HostFacts {
         cgroup_layout,
         cgroup2_root: root,
         privileges: privileges(),
+        tick_hz: kernel_hz(),
     }
 }
 

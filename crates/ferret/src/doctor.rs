@@ -54,6 +54,7 @@ pub fn doctor(as_json: bool) -> ExitCode {
             "lockdown": facts.lockdown,
             "cgroup": {"layout": facts.cgroup_layout, "v2_root": facts.cgroup2_root},
             "privileges": status_json(&facts.privileges),
+            "tick_hz": facts.tick_hz,
             "mount_errors": mount_errors,
             "programs": probes.iter().map(|p| json!({
                 "name": p.name,
@@ -80,6 +81,12 @@ pub fn doctor(as_json: bool) -> ExitCode {
             facts.cgroup_layout,
             facts.cgroup2_root.as_ref().map(|p| format!(" (v2 at {})", p.display())).unwrap_or_default()
         );
+        match facts.tick_hz {
+            Some(hz) => println!("  tick           {hz} Hz (the repeat filter keeps time in jiffies)"),
+            None => println!(
+                "  tick           unknown (no /proc/config.gz or /boot/config-*): the repeat filter reads the clock, a little slower"
+            ),
+        }
         for e in &mount_errors {
             println!("  mount          {e}");
         }
