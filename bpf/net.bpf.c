@@ -187,25 +187,29 @@ int flow_sockops(struct bpf_sock_ops *ops)
 SEC("tp_btf/tcp_destroy_sock")
 int BPF_PROG(flow_destroy, struct sock *sk)
 {
+	struct tcp_conn_bucket *bk;
 	struct tcp_sock *tp;
 	struct tcp_conn *c;
+	int established, way = 0, spare = 0;
 	__u64 cookie;
-	int established;
 
 	if (!flows_on)
 		return 0;
 	cookie = sk->__sk_common.skc_cookie.counter;
 	if (!cookie) /* never given one: never tracked */
 		return 0;
-	c = tcp_conn_find(cookie);
-	if (!c)
+	bk = tcp_conn_locate(cookie, &way, &spare);
+	if (!bk)
 		return 0;
-	tp = bpf_core_cast(sk, struct tcp_sock);
-	/* The peer acknowledged our SYN (bytes_acked counts its sequence
-	 * number), or this is the accepting side: it was established. */
-	established = c->inbound || c->start_unknown || tp->bytes_acked;
-	tcp_conn_submit(c, tp, cookie, established ? 0 : FLOW_F_NOT_ESTABLISHED);
-	tcp_conn_free(cookie);
+	c = tcp_conn_entry(bk->entry[way & (TCP_CONN_WAYS - 1)], cookie);
+	if (c) {
+		tp = bpf_core_cast(sk, struct tcp_sock);
+		/* The peer acknowledged our SYN (bytes_acked counts its sequence
+		 * number), or this is the accepting side: it was established. */
+		established = c->inbound || c->start_unknown || tp->bytes_acked;
+		tcp_conn_submit(c, tp, cookie, established ? 0 : FLOW_F_NOT_ESTABLISHED);
+	}
+	tcp_conn_release(bk, way, spare, c, cookie);
 	return 0;
 }
 

@@ -230,25 +230,21 @@ full:
 }
 
 /*
- * The connection is gone: its entry and its way can be taken again. An entry
- * just below this CPU's cursor is taken again next (its lines are in this
- * CPU's cache, where the entries beyond the cursor are cold): a connect loop
- * then reuses the same few entries.
+ * The connection is gone: its entry (c, if found) and its way (from
+ * tcp_conn_locate) can be taken again. An entry just below this CPU's cursor
+ * is taken again next (its lines are in this CPU's cache, where the entries
+ * beyond the cursor are cold): a connect loop then reuses the same few entries.
  */
-static __always_inline void tcp_conn_free(__u64 cookie)
+static __always_inline void tcp_conn_release(struct tcp_conn_bucket *bk, int way, int spare, struct tcp_conn *c,
+					     __u64 cookie)
 {
 	struct tcp_conn_cursor *cur = scratch_of(tcp_conn_cursors);
-	int way = 0, spare = 0;
-	struct tcp_conn_bucket *bk = tcp_conn_locate(cookie, &way, &spare), *home;
-	struct tcp_conn *c;
+	struct tcp_conn_bucket *home;
 	__u32 k;
 
-	if (!bk)
-		return;
 	way &= TCP_CONN_WAYS - 1;
-	k = bk->entry[way];
-	c = tcp_conn_entry(k, cookie);
 	if (c) {
+		k = bk->entry[way];
 		c->cookie = 0;
 		if (cur && cur->set && cur->next - k - 1 < TCP_CONN_WAYS)
 			cur->next = k;
