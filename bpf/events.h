@@ -39,6 +39,7 @@ enum ferret_limits {
 	FERRET_AUX_MAX = 512, /* bytes of syscall_event aux */
 	FERRET_DNS_MAX = 512, /* bytes of a DNS message captured (the classic UDP limit) */
 	FERRET_SC_NR_MAX = 1024, /* syscall numbers watched: 0..1023 in each table (native, ia32) */
+	FERRET_TCP_CONN_WAYS = 16, /* ways of a bucket of the TCP connection table (lib/tcp_conns.h) */
 };
 
 /* exec_event.flags */

@@ -33,7 +33,7 @@
 #ifndef FERRET_TCP_CONNS_H
 #define FERRET_TCP_CONNS_H
 
-#define TCP_CONN_WAYS 16
+#define TCP_CONN_WAYS FERRET_TCP_CONN_WAYS
 /* Consecutive cookies that share a home bucket: half its ways, leaving the
  * other half for connections that outlive a round of the table. */
 #define TCP_CONN_RUN 8

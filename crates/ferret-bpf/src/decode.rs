@@ -42,6 +42,8 @@ pub mod limits {
     pub const FAILED_ARG_LEN: u32 = L::FERRET_FAILED_ARG_LEN.0;
     /// Syscall numbers the programs can watch, per table (native, ia32).
     pub const SC_NR_MAX: u32 = L::FERRET_SC_NR_MAX.0;
+    /// Ways of a bucket of the TCP connection table (`bpf/lib/tcp_conns.h`).
+    pub const TCP_CONN_WAYS: u32 = L::FERRET_TCP_CONN_WAYS.0;
 }
 
 /// Why a record could not be decoded.

@@ -10,6 +10,7 @@ use std::os::fd::AsFd;
 
 use libbpf_rs::{MapCore, MapFlags, OpenObject, RingBuffer, RingBufferBuilder};
 
+use crate::decode::limits::TCP_CONN_WAYS;
 use crate::decode::{SyscallId, KIND_MAX};
 use crate::skel::net::{NetSkel, NetSkelBuilder};
 use crate::skel::process::types::counter_index;
@@ -283,9 +284,6 @@ impl KernelCounters {
         self.dropped_per_cpu.iter().flatten().sum()
     }
 }
-
-/// Ways of a bucket of the TCP connection table (`TCP_CONN_WAYS` in `bpf/lib/tcp_conns.h`).
-const TCP_CONN_WAYS: u32 = 16;
 
 /// Entries of the TCP connection table (`bpf/lib/tcp_conns.h`): `tcp_max` rounded up to a power
 /// of two, so that the buckets (one per `TCP_CONN_WAYS` entries) are too and the kernel side can
