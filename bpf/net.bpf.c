@@ -201,7 +201,7 @@ int BPF_PROG(flow_destroy, struct sock *sk)
 	bk = tcp_conn_locate(cookie, &way, &spare);
 	if (!bk)
 		return 0;
-	c = tcp_conn_entry(bk->entry[way & (TCP_CONN_WAYS - 1)], cookie);
+	c = tcp_conn_of_way(bk, way, cookie);
 	if (c) {
 		tp = bpf_core_cast(sk, struct tcp_sock);
 		/* The peer acknowledged our SYN (bytes_acked counts its sequence

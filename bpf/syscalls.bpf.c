@@ -622,6 +622,7 @@ static __always_inline int repeated(struct syscall_event *e, __u32 tgid, __u32 e
 	struct dedup_val *v, nv = {};
 	struct repeat_fronts *fronts;
 	struct repeat_front *fr = 0;
+	__u32 slot = (tgid ^ e->sc) & (REPEAT_FRONT_SLOTS - 1);
 	__u64 now;
 
 	e->repeats = 0;
@@ -677,7 +678,7 @@ lookup:
 	now = repeat_clock_ns();
 	fronts = bpf_map_lookup_elem(&repeat_front, &zero);
 	if (fronts) {
-		fr = &fronts->slot[(tgid ^ e->sc) & (REPEAT_FRONT_SLOTS - 1)];
+		fr = &fronts->slot[slot];
 		if (fr->valid && now - fr->last_ns < dedup_window_ns && same_key(&fr->key, k)) {
 			__sync_fetch_and_add(&fr->pending, 1);
 			count(COUNTER_DEDUPED);
@@ -698,7 +699,7 @@ lookup:
 	if (v) {
 		e->repeats = v->suppressed;
 		if (v->fronted) {
-			struct front_sweep sw = { .key = k, .slot = (tgid ^ e->sc) };
+			struct front_sweep sw = { .key = k, .slot = slot };
 
 			bpf_loop(nr_cpus, front_sweep_cpu, &sw, 0);
 			e->repeats += sw.taken;

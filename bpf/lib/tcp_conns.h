@@ -99,6 +99,18 @@ static __always_inline struct tcp_conn *tcp_conn_entry(__u32 k, __u64 cookie)
 	return c && c->cookie == cookie ? c : 0;
 }
 
+/* The entry of bk's way, if it belongs to cookie. */
+static __always_inline struct tcp_conn *tcp_conn_of_way(struct tcp_conn_bucket *bk, int way, __u64 cookie)
+{
+	return tcp_conn_entry(bk->entry[way & (TCP_CONN_WAYS - 1)], cookie);
+}
+
+/* One connection fewer in its spare bucket. */
+static __always_inline void tcp_conn_unspill(struct tcp_conn_bucket *home)
+{
+	__sync_fetch_and_add(&home->spilled, -1); /* a subtraction the BPF backend can emit */
+}
+
 /*
  * The bucket and way that hold cookie (*spare: 1 if that is its spare
  * bucket), or 0. The spare is read only when the home counts connections
@@ -130,7 +142,7 @@ static __always_inline struct tcp_conn *tcp_conn_find(__u64 cookie)
 	int way = 0, spare = 0;
 	struct tcp_conn_bucket *bk = tcp_conn_locate(cookie, &way, &spare);
 
-	return bk ? tcp_conn_entry(bk->entry[way & (TCP_CONN_WAYS - 1)], cookie) : 0;
+	return bk ? tcp_conn_of_way(bk, way, cookie) : 0;
 }
 
 #ifdef TCP_CONNS_MAKER
@@ -224,7 +236,7 @@ static __always_inline struct tcp_conn *tcp_conn_claim(__u64 cookie)
 	return c;
 full:
 	if (spilled)
-		__sync_fetch_and_add(&home->spilled, -1); /* a subtraction the BPF backend can emit */
+		tcp_conn_unspill(home);
 	count(COUNTER_TCP_TABLE_FULL);
 	return 0;
 }
@@ -254,7 +266,7 @@ static __always_inline void tcp_conn_release(struct tcp_conn_bucket *bk, int way
 	if (spare) {
 		home = tcp_conn_bucket_at(tcp_conn_home(cookie));
 		if (home)
-			__sync_fetch_and_add(&home->spilled, -1); /* a subtraction the BPF backend can emit */
+			tcp_conn_unspill(home);
 	}
 }
 

@@ -44,7 +44,7 @@ pub struct FlowOptions {
     /// UDP conversations tracked at once (the kernel map's size); more are counted as lost.
     pub udp_max: u32,
     /// TCP connections tracked at once (the kernel table's size, rounded up to a power of
-    /// two); a connection finding no free slot near its hash is counted as lost.
+    /// two); a connection finding no free way in its two buckets is counted as lost.
     pub tcp_max: u32,
 }
 

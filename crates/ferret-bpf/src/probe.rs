@@ -228,9 +228,6 @@ pub struct HostFacts {
     pub cgroup2_root: Option<PathBuf>,
     /// Effective-capability check: root or CAP_BPF+CAP_PERFMON (+CAP_SYS_ADMIN for some attach types).
     pub privileges: Status,
-    /// The kernel's tick rate (`CONFIG_HZ`), when its configuration can be read: the repeat
-    /// filter then keeps time in ticks (see [`kernel_hz`]).
-    pub tick_hz: Option<u64>,
 }
 
 /// The kernel's tick rate, from its build configuration (`/proc/config.gz`, or
@@ -318,7 +315,6 @@ pub fn host_facts() -> HostFacts {
         cgroup_layout,
         cgroup2_root: root,
         privileges: privileges(),
-        tick_hz: kernel_hz(),
     }
 }
 

@@ -145,9 +145,9 @@ pub struct FlowsConfig {
     pub udp_idle_secs: u64,
     /// UDP conversations tracked at once; packets of more are counted as lost (`flow_table_full`).
     pub udp_max: u32,
-    /// TCP connections tracked at once (rounded up to a power of two; kernel memory: 128
-    /// bytes each, allocated up front); connections beyond it get no record and are
-    /// counted (`tcp_table_full`).
+    /// TCP connections tracked at once (rounded up to a power of two; kernel memory: about
+    /// 140 bytes each, entry and index, allocated up front); connections beyond it get no
+    /// record and are counted (`tcp_table_full`).
     pub tcp_max: u32,
 }
 

@@ -44,6 +44,8 @@ pub fn doctor(as_json: bool) -> ExitCode {
     // for the same reason, which says nothing about the kernel.
     let probes = if facts.privileges.is_ok() { probe::probe_all() } else { Vec::new() };
     let verdict = verdict(&facts, &probes);
+    // Read here rather than in host_facts, which `run` calls at start-up: the loader reads it once.
+    let tick_hz = probe::kernel_hz();
 
     if as_json {
         let out = json!({
@@ -54,7 +56,7 @@ pub fn doctor(as_json: bool) -> ExitCode {
             "lockdown": facts.lockdown,
             "cgroup": {"layout": facts.cgroup_layout, "v2_root": facts.cgroup2_root},
             "privileges": status_json(&facts.privileges),
-            "tick_hz": facts.tick_hz,
+            "tick_hz": tick_hz,
             "mount_errors": mount_errors,
             "programs": probes.iter().map(|p| json!({
                 "name": p.name,
@@ -81,7 +83,7 @@ pub fn doctor(as_json: bool) -> ExitCode {
             facts.cgroup_layout,
             facts.cgroup2_root.as_ref().map(|p| format!(" (v2 at {})", p.display())).unwrap_or_default()
         );
-        match facts.tick_hz {
+        match tick_hz {
             Some(hz) => println!("  tick           {hz} Hz (the repeat filter keeps time in jiffies)"),
             None => println!(
                 "  tick           unknown (no /proc/config.gz or /boot/config-*): the repeat filter reads the clock, a little slower"
