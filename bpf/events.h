@@ -22,6 +22,10 @@ enum event_kind {
 	EVENT_DNS = 5, /* a DNS packet on a watched port (struct dns_event) */
 	EVENT_FLOW = 6, /* a TCP connection's or UDP conversation's traffic (struct flow_event) */
 	EVENT_KIND_MAX = 7,
+	/* Not a record: a frame of several close records of one CPU (struct
+	 * flow_batch_header, then `count` struct flow_event), which the reader
+	 * splits before decoding. Losses count per record, as EVENT_FLOW. */
+	EVENT_FLOW_BATCH = 64,
 };
 
 /* Limits; documented in docs/events.md. An enum so they reach BTF (and Rust). */
@@ -40,6 +44,7 @@ enum ferret_limits {
 	FERRET_DNS_MAX = 512, /* bytes of a DNS message captured (the classic UDP limit) */
 	FERRET_SC_NR_MAX = 1024, /* syscall numbers watched: 0..1023 in each table (native, ia32) */
 	FERRET_TCP_CONN_WAYS = 16, /* ways of a bucket of the TCP connection table (lib/tcp_conns.h) */
+	FERRET_FLOW_BATCH = 16, /* close records a CPU holds before it sends them in one frame */
 };
 
 /* exec_event.flags */
@@ -302,6 +307,19 @@ struct flow_event {
 	__u8 _pad;
 	__u32 flags; /* enum flow_flags */
 	__u32 _pad2;
+};
+
+/*
+ * The frame of EVENT_FLOW_BATCH: `count` whole struct flow_event records
+ * follow, each with its own header. Laid out as event_header's start, so a
+ * reader finds `kind` in the same place.
+ */
+struct flow_batch_header {
+	__u64 _zero;
+	__u32 kind; /* EVENT_FLOW_BATCH */
+	__u32 size; /* bytes: this header and the records */
+	__u32 count; /* 1 to FERRET_FLOW_BATCH */
+	__u32 _pad;
 };
 
 /* Key of the udp_flows map: one local socket and one peer. */

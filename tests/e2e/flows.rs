@@ -204,3 +204,28 @@ fn a_full_connection_table_has_room_again_once_connections_close() {
     let second = flows_on(&recs, pid, "127.0.0.97");
     assert!(second >= 24, "most of the second round's 32 sockets tracked, got {second}");
 }
+
+#[test]
+fn every_close_record_arrives_once_through_the_per_cpu_batches() {
+    // 50 connections: 100 sockets, so full batches of 16 and a partial one, which must come
+    // with the batch timer while ferret runs (not only at its shutdown drain).
+    let sensor = Sensor::start(&[]);
+    let pid = hold_connections("127.0.0.98", 50);
+    let deadline = Instant::now() + WAIT;
+    let mut recs = sensor.records();
+    while flows_on(&recs, pid, "127.0.0.98") < 100 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        recs = sensor.records();
+    }
+    assert_eq!(flows_on(&recs, pid, "127.0.0.98"), 100, "all 100 sockets' records, while running");
+    let (_, _, recs) = sensor.stop();
+    let on = |v: &Value| v["net"]["remote"]["ip"] == "127.0.0.98" || v["net"]["local"]["ip"] == "127.0.0.98";
+    let mut ends: Vec<String> = recs
+        .iter()
+        .filter(|v| v["type"] == "flow" && v["process"]["pid"] == pid && on(v))
+        .map(|v| format!("{} {}", v["net"]["local"], v["net"]["remote"]))
+        .collect();
+    ends.sort_unstable();
+    ends.dedup();
+    assert_eq!(ends.len(), 100, "each socket once, none twice");
+}

@@ -26,6 +26,8 @@ pub const KIND_DNS: u32 = types::event_kind::EVENT_DNS.0;
 pub const KIND_FLOW: u32 = types::event_kind::EVENT_FLOW.0;
 /// One past the last record kind: the number of per-kind drop counters.
 pub const KIND_MAX: u32 = types::event_kind::EVENT_KIND_MAX.0;
+/// Not a record kind: the frame in which a CPU sends several close records at once.
+pub const KIND_FLOW_BATCH: u32 = types::event_kind::EVENT_FLOW_BATCH.0;
 
 /// Limits of the kernel side, as `enum ferret_limits` in `bpf/events.h`.
 pub mod limits {
@@ -606,6 +608,19 @@ pub fn udp_flow_value(value: &[u8]) -> Option<UdpFlowTimes> {
     Some(UdpFlowTimes { first_ns: v.first_ns, last_ns: v.last_ns })
 }
 
+/// The records of a batch frame (`EVENT_FLOW_BATCH`), each to decode on its own; None for
+/// anything else. A frame that claims more records than it holds yields the whole ones and
+/// then the remainder, which fails to decode: a malformed frame is seen, never read past.
+pub fn batched_records(bytes: &[u8]) -> Option<impl Iterator<Item = &[u8]>> {
+    use crate::skel::net::types as nt;
+    let head: nt::flow_batch_header = read_pod(bytes, KIND_FLOW_BATCH).ok()?;
+    if head.kind != KIND_FLOW_BATCH {
+        return None;
+    }
+    let body = &bytes[size_of::<nt::flow_batch_header>()..];
+    Some(body.chunks(size_of::<nt::flow_event>()).take(head.count as usize))
+}
+
 /// Decodes one ring-buffer record.
 pub fn decode(bytes: &[u8]) -> Result<Record, DecodeError> {
     let h: types::event_header = read_pod(bytes, 0)?;
@@ -792,6 +807,21 @@ pub mod encode {
         as_bytes(&raw)
     }
 
+    /// A batch frame of close records, as a CPU sends them; `count` may claim more than given.
+    pub fn flow_batch(flows: &[Flow], count: u32) -> Vec<u8> {
+        use crate::skel::net::types as nt;
+        let records: Vec<u8> = flows.iter().flat_map(flow).collect();
+        let head = nt::flow_batch_header {
+            kind: KIND_FLOW_BATCH,
+            size: (size_of::<nt::flow_batch_header>() + records.len()) as u32,
+            count,
+            ..Default::default()
+        };
+        let mut out = as_bytes(&head);
+        out.extend(records);
+        out
+    }
+
     pub fn exit(x: &Exit) -> Vec<u8> {
         let raw = types::exit_event {
             hdr: raw_header(KIND_EXIT, size_of::<types::exit_event>(), &x.header),
@@ -944,6 +974,27 @@ mod tests {
                 assert!(strings <= b.len());
             }
         }
+    }
+
+    #[test]
+    fn a_batch_frame_splits_into_its_records_and_a_lying_count_reads_nothing_past_it() {
+        let flows: Vec<Flow> = (1..=3).map(|cookie| Flow { cookie, lport: 80, ..Default::default() }).collect();
+        let frame = encode::flow_batch(&flows, 3);
+        let got: Vec<Record> =
+            batched_records(&frame).expect("a batch").map(|r| decode(r).expect("a record")).collect();
+        assert_eq!(got, flows.iter().cloned().map(|f| Record::Flow(Box::new(f))).collect::<Vec<_>>());
+
+        // It claims five and holds two and a half: two records, then an error.
+        let mut short = encode::flow_batch(&flows, 5);
+        short.truncate(short.len() - encode::flow(&flows[0]).len() / 2);
+        let got: Vec<bool> = batched_records(&short).expect("a batch").map(|r| decode(r).is_ok()).collect();
+        assert_eq!(got, vec![true, true, false]);
+        // It claims fewer than it holds: only those.
+        assert_eq!(batched_records(&encode::flow_batch(&flows, 1)).expect("a batch").count(), 1);
+
+        // A record is not a batch, nor is a frame too short for its header.
+        assert!(batched_records(&encode::flow(&flows[0])).is_none());
+        assert!(batched_records(&frame[..12]).is_none());
     }
 
     #[test]

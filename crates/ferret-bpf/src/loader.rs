@@ -46,11 +46,19 @@ pub struct FlowOptions {
     /// TCP connections tracked at once (the kernel table's size, rounded up to a power of
     /// two); a connection finding no free way in its two buckets is counted as lost.
     pub tcp_max: u32,
+    /// The longest a close record waits in its CPU's batch before the batch is sent
+    /// (a full batch goes at once); the reader's poll tick suits.
+    pub batch_wait: Duration,
 }
 
 impl Default for FlowOptions {
     fn default() -> Self {
-        FlowOptions { active: Duration::from_secs(60), udp_max: 16384, tcp_max: 65536 }
+        FlowOptions {
+            active: Duration::from_secs(60),
+            udp_max: 16384,
+            tcp_max: 65536,
+            batch_wait: Duration::from_millis(10),
+        }
     }
 }
 
@@ -427,9 +435,12 @@ impl Sensor {
         }
         if let Some(f) = &opts.flows {
             open.maps.udp_flows.set_max_entries(f.udp_max.max(1)).context("sizing udp_flows")?;
+            let cpus = libbpf_rs::num_possible_cpus().context("counting possible CPUs")?;
+            open.maps.flow_batches.set_max_entries(cpus as u32).context("sizing flow_batches")?;
             if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
                 ro.flows_on = 1;
                 ro.flow_active_ns = u64::try_from(f.active.as_nanos()).unwrap_or(u64::MAX).max(1);
+                ro.flow_batch_wait_ns = u64::try_from(f.batch_wait.as_nanos()).unwrap_or(u64::MAX).max(1);
             }
         }
         let net = open.load().context("loading the network programs (verifier)")?;
@@ -577,7 +588,25 @@ impl Sensor {
     {
         let mut builder = RingBufferBuilder::new();
         builder
-            .add(&self.skel.maps.events, move |data: &[u8]| if on_record(data) { 0 } else { 1 })
+            .add(&self.skel.maps.events, move |data: &[u8]| {
+                // A batch of close records is split here: everything after sees records. All
+                // of a batch is handed over even when asked to stop (the ring has moved past it).
+                let go = match crate::decode::batched_records(data) {
+                    Some(records) => {
+                        let mut go = true;
+                        for rec in records {
+                            go &= on_record(rec);
+                        }
+                        go
+                    }
+                    None => on_record(data),
+                };
+                if go {
+                    0
+                } else {
+                    1
+                }
+            })
             .context("adding the ring buffer")?;
         builder.build().context("building the ring buffer reader")
     }
@@ -622,7 +651,8 @@ impl Sensor {
 
 /// Polls `rb` until `keep_going` says stop; returns the first poll error.
 /// Every `tick` it also reads what arrived without a wakeup (see
-/// `SensorOptions::wakeup_bytes`), so a record waits at most one tick.
+/// `SensorOptions::wakeup_bytes`), so a record waits at most one tick (a close record two:
+/// see `FlowOptions::batch_wait`).
 pub fn poll_until(rb: &RingBuffer<'_>, tick: Duration, mut keep_going: impl FnMut() -> bool) -> Result<()> {
     while keep_going() {
         match rb.poll(tick) {
@@ -636,7 +666,10 @@ pub fn poll_until(rb: &RingBuffer<'_>, tick: Duration, mut keep_going: impl FnMu
             Err(e) => return Err(e).context("reading the ring buffer"),
         }
     }
-    // Drain what is left so nothing already delivered is lost at shutdown.
+    // Drain what is left so nothing already delivered is lost at shutdown. Close records
+    // still in a CPU's batch are sent by its timer within one tick (the batch wait the
+    // reader sets): wait that out first, with room for timer slack.
+    std::thread::sleep(tick + tick / 2);
     let _ = rb.consume();
     Ok(())
 }

@@ -224,6 +224,7 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
             active: Duration::from_secs(cfg.flows.active_secs),
             udp_max: cfg.flows.udp_max,
             tcp_max: cfg.flows.tcp_max,
+            batch_wait: Duration::from_millis(cfg.kernel.poll_ms),
         }),
     }) {
         Ok(s) => s,
