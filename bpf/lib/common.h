@@ -240,10 +240,28 @@ struct path_buf {
 #define PATH_R_TRUNCATED 1u /* too deep or too long: the leading components are missing */
 #define PATH_R_UNREACHABLE 2u /* never reached the task's root: internal mount (memfd), detached, or outside the chroot */
 
+/* Where a path walk starts (a path's dentry and mount) and where it ends (the
+ * task's root: paths are shown as the task sees them). Plain values read from
+ * the kernel, so they can be handed to a global function. */
+struct path_ends {
+	struct dentry *dentry;
+	struct vfsmount *vfsmnt;
+	struct dentry *root_dentry;
+	struct vfsmount *root_mnt;
+};
+
+static __always_inline void path_ends_of(struct path_ends *pe, const struct path *path, struct task_struct *task)
+{
+	pe->dentry = BPF_CORE_READ(path, dentry);
+	pe->vfsmnt = BPF_CORE_READ(path, mnt);
+	pe->root_dentry = BPF_CORE_READ(task, fs, root.dentry);
+	pe->root_mnt = BPF_CORE_READ(task, fs, root.mnt);
+}
+
 struct path_walk {
 	struct dentry *dentry;
 	struct vfsmount *vfsmnt;
-	struct dentry *root_dentry; /* the task's root: paths are shown as the task sees them */
+	struct dentry *root_dentry;
 	struct vfsmount *root_mnt;
 	struct path_buf *pb;
 	__u32 flags;
@@ -312,19 +330,18 @@ static long path_step(__u64 index, void *arg)
 }
 
 /*
- * Resolves `path` into pb; returns the start offset, and the text length in
- * *len, as `task` sees it (relative to its root, as d_path does). A lone "/"
- * for the root. Uses bpf_loop so the verifier checks the
- * step once, not FERRET_PATH_DEPTH times.
+ * Resolves the path pe starts from into pb; returns the start offset, and the
+ * text length in *len, as the task whose root pe names sees it (relative to
+ * its root, as d_path does). A lone "/" for the root. Uses bpf_loop so the
+ * verifier checks the step once, not FERRET_PATH_DEPTH times.
  */
-static __always_inline __u32 resolve_path(const struct path *path, struct task_struct *task, struct path_buf *pb,
-					   __u32 *len, __u32 *flags)
+static __always_inline __u32 resolve_path(const struct path_ends *pe, struct path_buf *pb, __u32 *len, __u32 *flags)
 {
 	struct path_walk w = {
-		.dentry = BPF_CORE_READ(path, dentry),
-		.vfsmnt = BPF_CORE_READ(path, mnt),
-		.root_dentry = BPF_CORE_READ(task, fs, root.dentry),
-		.root_mnt = BPF_CORE_READ(task, fs, root.mnt),
+		.dentry = pe->dentry,
+		.vfsmnt = pe->vfsmnt,
+		.root_dentry = pe->root_dentry,
+		.root_mnt = pe->root_mnt,
 		.pb = pb,
 	};
 	__u32 pos;
@@ -360,22 +377,31 @@ static __always_inline struct path_buf *path_scratch_buf(void)
 }
 
 /*
- * Resolves `path` as `task` sees it and copies it to dst (no NUL); returns
- * its length. dst must have FERRET_PATH_MAX bytes of room: callers pass a
- * masked offset into their record so the verifier can see that.
+ * Resolves the path pe starts from and copies it to dst (no NUL); returns its
+ * length. dst must have FERRET_PATH_MAX bytes of room: callers pass a masked
+ * offset into their record so the verifier can see that.
  */
-static __always_inline __u32 copy_path(char *dst, const struct path *path, struct task_struct *task, __u32 *pflags)
+static __always_inline __u32 copy_path_from(char *dst, const struct path_ends *pe, __u32 *pflags)
 {
 	struct path_buf *pb = path_scratch_buf();
 	__u32 len = 0, start;
 
 	if (!pb)
 		return 0;
-	start = resolve_path(path, task, pb, &len, pflags);
+	start = resolve_path(pe, pb, &len, pflags);
 	if (len > FERRET_PATH_MAX)
 		len = FERRET_PATH_MAX;
 	bpf_probe_read_kernel(dst, len, &pb->buf[start & (FERRET_PATH_MAX - 1)]);
 	return len;
+}
+
+/* copy_path_from for `path` as `task` sees it. */
+static __always_inline __u32 copy_path(char *dst, const struct path *path, struct task_struct *task, __u32 *pflags)
+{
+	struct path_ends pe;
+
+	path_ends_of(&pe, path, task);
+	return copy_path_from(dst, &pe, pflags);
 }
 
 #endif /* FERRET_COMMON_H */
