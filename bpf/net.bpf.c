@@ -154,8 +154,9 @@ static __always_inline void tcp_conn_submit(struct tcp_conn *c, struct tcp_sock 
 
 /*
  * Close records wait in a batch per CPU and cross the ring FERRET_FLOW_BATCH
- * at a time, in one frame (EVENT_FLOW_BATCH): a ring reservation and commit
- * cost more than the whole rest of a close (about 160 ns here, against 70).
+ * at a time, in one frame (EVENT_FLOW_BATCH): one reservation of the ring for
+ * 16 records (45 to 50 ns less per record on the benchmark machine, and 16
+ * times fewer takes of the ring's lock, which every CPU shares).
  * A timer sends a batch that is not full within flow_batch_wait_ns, so a
  * record waits at most that much longer (userspace sets it to its poll tick).
  * A batch is taken with a compare-and-swap on `busy`, by the close or by the
