@@ -137,6 +137,10 @@ pub struct Enricher {
     sock_owners: lru::LruCache<u64, Task>,
     /// User and group names, per container (its own /etc/passwd) and for the host.
     user_names: users::UserNames,
+    /// The last executable identity and process start shown, formatted: a burst of events
+    /// comes from one process, which then formats neither again.
+    last_exe_file: Option<(FileId, Arc<ExeFile>)>,
+    last_start: (u64, String),
 }
 
 impl Enricher {
@@ -155,6 +159,8 @@ impl Enricher {
             resolver: dns::ResolverCache::new(65_536),
             sock_owners: lru::LruCache::new(std::num::NonZeroUsize::new(65_536).expect("non-zero")),
             user_names: users::UserNames::default(),
+            last_exe_file: None,
+            last_start: (u64::MAX, String::new()),
         }
     }
 
@@ -341,8 +347,31 @@ impl Enricher {
         Some(filled)
     }
 
+    /// `f` as events show it, formatted once for a run of events of one image.
+    fn shown_exe_file(&mut self, f: &FileId) -> Arc<ExeFile> {
+        match &self.last_exe_file {
+            Some((id, shown)) if id == f => shown.clone(),
+            _ => {
+                let shown = Arc::new(exe_file(f));
+                self.last_exe_file = Some((*f, shown.clone()));
+                shown
+            }
+        }
+    }
+
+    /// A process start as events show it, formatted once for a run of events of one process.
+    fn shown_start(&mut self, boot_ns: u64) -> String {
+        if self.last_start.0 != boot_ns {
+            self.last_start = (boot_ns, self.clock.rfc3339(boot_ns));
+        }
+        self.last_start.1.clone()
+    }
+
     fn process(&mut self, key: &ProcKey, task: &Task) -> (Process, Option<Arc<HashSlot>>) {
         let hash = self.hash_for(key);
+        let exe_file = self.table.get(key).and_then(|p| p.exe_file);
+        let exe_file = exe_file.map(|f| self.shown_exe_file(&f));
+        let start_time = self.shown_start(task.start_boottime_ns);
         let depth = self.opts.ancestors;
         let ancestors: Vec<Arc<Ancestor>> =
             self.table.ancestors(key, depth).into_iter().map(|a| a.summary.clone()).collect();
@@ -384,7 +413,7 @@ impl Enricher {
             exe: p.exe.clone(),
             exe_sha256: None,
             exe_hash_error: None,
-            exe_file: p.exe_file.as_ref().map(exe_file),
+            exe_file,
             exe_deleted: p.exe_deleted,
             exe_memfd: p.exe_memfd,
             exe_upper_layer: p.exe_upper_layer,
@@ -395,13 +424,14 @@ impl Enricher {
             cmdline: p.cmdline.clone(),
             cwd: p.cwd.clone(),
             tty: p.tty.clone(),
-            start_time: self.clock.rfc3339(task.start_boottime_ns),
+            start_time,
             exec_id: p.exec_id.clone(),
             parent_exec_id,
             ns_pid: task.ns_pid,
             cgroup_id: task.cgroup_id,
-            cap_effective: Some(hex::encode(task.cap_effective.to_be_bytes())),
-            cap_permitted: Some(hex::encode(task.cap_permitted.to_be_bytes())),
+            // 16 hex digits, most significant first.
+            cap_effective: Some(format!("{:016x}", task.cap_effective)),
+            cap_permitted: Some(format!("{:016x}", task.cap_permitted)),
             ancestors,
             escaped,
         };

@@ -94,8 +94,9 @@ pub struct Process {
     /// "file_changed", "unknown_exe", "pending", or an I/O error.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exe_hash_error: Option<String>,
+    /// Shared: the events of one image do not each format it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exe_file: Option<ExeFile>,
+    pub exe_file: Option<Arc<ExeFile>>,
     /// The executable had no link left when it ran (deleted, or memfd).
     #[serde(default)]
     pub exe_deleted: bool,
