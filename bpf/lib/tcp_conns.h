@@ -81,13 +81,42 @@ static __always_inline struct tcp_conn_bucket *tcp_conn_bucket_at(__u32 b)
 	return bpf_map_lookup_elem(&tcp_conn_buckets, &b);
 }
 
+/*
+ * Per CPU: a way number passed through memory. The way scans are unrolled, so
+ * the verifier would follow everything after a scan once per way found (the
+ * number is a different constant on each path); read back from a map it is
+ * one unknown number, checked once. A store and a load, against most of the
+ * network programs' verification.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, int);
+} tcp_conn_way_blur SEC(".maps");
+
+static __always_inline int tcp_conn_blur(int way)
+{
+	__u32 zero = 0;
+	int *w = bpf_map_lookup_elem(&tcp_conn_way_blur, &zero);
+
+	if (!w)
+		return way;
+	*w = way;
+	return *(volatile int *)w;
+}
+
 /* The way of bk that holds cookie, or -1. */
 static __always_inline int tcp_conn_way(struct tcp_conn_bucket *bk, __u64 cookie)
 {
+	int way = -1;
+
 	for (int i = 0; i < TCP_CONN_WAYS; i++)
-		if (bk->cookie[i] == cookie)
-			return i;
-	return -1;
+		if (bk->cookie[i] == cookie) {
+			way = i;
+			break;
+		}
+	return tcp_conn_blur(way);
 }
 
 /* Entry k, if it still belongs to cookie. Cookies are never reused, so a way
@@ -178,10 +207,14 @@ static __always_inline struct tcp_conn *tcp_conn_take(__u32 start, __u32 *k)
 /* A free way of bk, claimed for cookie, or -1. */
 static __always_inline int tcp_conn_take_way(struct tcp_conn_bucket *bk, __u64 cookie)
 {
+	int way = -1;
+
 	for (int i = 0; i < TCP_CONN_WAYS; i++)
-		if (bk->cookie[i] == 0 && __sync_val_compare_and_swap(&bk->cookie[i], 0, cookie) == 0)
-			return i;
-	return -1;
+		if (bk->cookie[i] == 0 && __sync_val_compare_and_swap(&bk->cookie[i], 0, cookie) == 0) {
+			way = i;
+			break;
+		}
+	return tcp_conn_blur(way);
 }
 
 /*
