@@ -140,7 +140,7 @@ pub struct Enricher {
     /// The last executable identity and process start shown, formatted: a burst of events
     /// comes from one process, which then formats neither again.
     last_exe_file: Option<(FileId, Arc<ExeFile>)>,
-    last_start: (u64, String),
+    last_start: Option<(u64, String)>,
 }
 
 impl Enricher {
@@ -160,7 +160,7 @@ impl Enricher {
             sock_owners: lru::LruCache::new(std::num::NonZeroUsize::new(65_536).expect("non-zero")),
             user_names: users::UserNames::default(),
             last_exe_file: None,
-            last_start: (u64::MAX, String::new()),
+            last_start: None,
         }
     }
 
@@ -361,10 +361,14 @@ impl Enricher {
 
     /// A process start as events show it, formatted once for a run of events of one process.
     fn shown_start(&mut self, boot_ns: u64) -> String {
-        if self.last_start.0 != boot_ns {
-            self.last_start = (boot_ns, self.clock.rfc3339(boot_ns));
+        match &self.last_start {
+            Some((ns, shown)) if *ns == boot_ns => shown.clone(),
+            _ => {
+                let shown = self.clock.rfc3339(boot_ns);
+                self.last_start = Some((boot_ns, shown.clone()));
+                shown
+            }
         }
-        self.last_start.1.clone()
     }
 
     fn process(&mut self, key: &ProcKey, task: &Task) -> (Process, Option<Arc<HashSlot>>) {
@@ -684,6 +688,25 @@ mod tests {
         assert_eq!(info.filename.as_deref(), Some("/nope"));
         assert_eq!(ev.extra.get("attempted_args"), Some(&serde_json::json!(["/nope", "a"])));
         assert_eq!(ev.process.exe, None, "the actor's image is unknown, not the attempted path");
+    }
+
+    #[test]
+    fn capability_sets_and_start_times_read_the_same_for_every_event() {
+        let mut en = enricher();
+        let mut t = task(P + 9, 4_000_000_000, 1, 0, b"cap");
+        t.cap_effective = 0x1ff_ffff_ffff;
+        t.cap_permitted = 1 << 21;
+        let exit = |t: &Task| Exit { header: Header { ktime_boot_ns: 1, task: t.clone() }, exit_code: 0 };
+        let first = en.enrich(Record::Exit(exit(&t))).finish(Duration::ZERO).process;
+        assert_eq!(first.cap_effective.as_deref(), Some("000001ffffffffff"));
+        assert_eq!(first.cap_permitted.as_deref(), Some(hex::encode((1u64 << 21).to_be_bytes()).as_str()));
+        // Another process, then the first again: each start is its own, not the last one shown.
+        let other = task(P + 10, u64::MAX, 1, 0, b"odd");
+        let odd = en.enrich(Record::Exit(exit(&other))).finish(Duration::ZERO).process;
+        let again = en.enrich(Record::Exit(exit(&t))).finish(Duration::ZERO).process;
+        assert_eq!(again.start_time, first.start_time);
+        assert_ne!(odd.start_time, first.start_time);
+        assert!(!odd.start_time.is_empty());
     }
 
     #[test]
