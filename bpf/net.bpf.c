@@ -198,13 +198,8 @@ static __always_inline void flow_batch_send(struct flow_batch *b)
 	b->head.size = size;
 	b->head.count = n;
 	b->head._pad = 0;
-	if (bpf_ringbuf_output(&events, &b->head, size, wakeup_flags(size)) != 0) {
-		__u32 idx = EVENT_FLOW;
-		__u64 *v = bpf_map_lookup_elem(&counters, &idx);
-
-		if (v)
-			*v += n;
-	}
+	if (bpf_ringbuf_output(&events, &b->head, size, wakeup_flags(size)) != 0)
+		count_n(EVENT_FLOW, n);
 	b->head.count = 0;
 }
 
@@ -302,7 +297,8 @@ int BPF_PROG(flow_destroy, struct sock *sk)
 	struct tcp_conn_bucket *bk;
 	struct tcp_sock *tp;
 	struct tcp_conn *c;
-	int established, way = 0, spare = 0;
+	int way = 0, spare = 0;
+	__u32 flags;
 	__u64 cookie;
 
 	if (!flows_on)
@@ -318,9 +314,9 @@ int BPF_PROG(flow_destroy, struct sock *sk)
 		tp = bpf_core_cast(sk, struct tcp_sock);
 		/* The peer acknowledged our SYN (bytes_acked counts its sequence
 		 * number), or this is the accepting side: it was established. */
-		established = c->inbound || c->start_unknown || tp->bytes_acked;
-		if (!flow_batch_add(c, tp, cookie, established ? 0 : FLOW_F_NOT_ESTABLISHED))
-			tcp_conn_submit(c, tp, cookie, established ? 0 : FLOW_F_NOT_ESTABLISHED);
+		flags = (c->inbound || c->start_unknown || tp->bytes_acked) ? 0 : FLOW_F_NOT_ESTABLISHED;
+		if (!flow_batch_add(c, tp, cookie, flags))
+			tcp_conn_submit(c, tp, cookie, flags);
 	}
 	tcp_conn_release(bk, way, spare, c, cookie);
 	return 0;

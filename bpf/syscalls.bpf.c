@@ -615,7 +615,7 @@ static __always_inline __u64 aux_hash(struct syscall_event *e, __u32 end)
 /* Returns 1 if the event repeats one sent within the window (and counts it);
  * otherwise records it and sets e->repeats to the count suppressed before.
  * `end` is where the event's data ends (aux is last). Inlined: as a global
- * function (verified once, like put_kpath) it took another 110,000 of
+ * function (verified once, like put_kpath_from) it took another 110,000 of
  * sys_exit_any's verifier instructions off, but the call cost 15 to 30 ns on
  * every folded connect, accept and socket. */
 static __always_inline int repeated(struct syscall_event *e, __u32 tgid, __u32 end)
@@ -760,11 +760,21 @@ static __always_inline struct file *fd_file(struct task_struct *task, __u64 fd)
  * kernel pointers come as plain values in pe (a global function's pointer
  * arguments are memory the verifier can size).
  */
-__noinline __u32 put_kpath(struct syscall_event *e, __u32 off, const struct path_ends *pe, __u32 *pflags)
+__noinline __u32 put_kpath_from(struct syscall_event *e, __u32 off, const struct path_ends *pe, __u32 *pflags)
 {
 	if (!e || !pe || !pflags)
 		return 0;
 	return copy_path_from(&e->data[off & (SLOT - 1)], pe, pflags);
+}
+
+/* put_kpath_from for `path` as `task` sees it (the ends read here, in the caller). */
+static __always_inline __u32 put_kpath(struct syscall_event *e, __u32 off, const struct path *path, struct task_struct *task,
+				       __u32 *pflags)
+{
+	struct path_ends pe;
+
+	path_ends_of(&pe, path, task);
+	return put_kpath_from(e, off, &pe, pflags);
 }
 
 static __always_inline __u32 put_ustr(struct syscall_event *e, __u32 off, const char *s, __u32 max)
@@ -1074,12 +1084,8 @@ static __always_inline int exit_sc(__u32 sc, int compat, long ret, struct pt_reg
 		 * as userspace does from the inode): no walk. */
 		if (sock)
 			pflags = PATH_R_UNREACHABLE;
-		else {
-			struct path_ends pe;
-
-			path_ends_of(&pe, &f->f_path, task);
-			e->path_len = put_kpath(e, off, &pe, &pflags);
-		}
+		else
+			e->path_len = put_kpath(e, off, &f->f_path, task, &pflags);
 		e->flags |= SC_F_PATH_KERNEL;
 		if (pflags & PATH_R_TRUNCATED)
 			e->flags |= SC_F_PATH_TRUNCATED;
@@ -1137,10 +1143,7 @@ static __always_inline int exit_sc(__u32 sc, int compat, long ret, struct pt_reg
 			else if (dfd == AT_FDCWD)
 				dir = &task->fs->pwd;
 			if (dir) {
-				struct path_ends pe;
-
-				path_ends_of(&pe, dir, task);
-				e->dir_len = put_kpath(e, off, &pe, &dflags);
+				e->dir_len = put_kpath(e, off, dir, task, &dflags);
 				e->flags |= SC_F_DIR_KERNEL;
 				off += e->dir_len;
 			}

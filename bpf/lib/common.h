@@ -36,11 +36,16 @@ struct {
 /* barrier_var(x) (bpf_helpers.h) keeps `x` in one register after a bounds
  * check, so the verifier sees the checked value where it is used. */
 
-static __always_inline void count(__u32 idx)
+static __always_inline void count_n(__u32 idx, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
 	if (v)
-		*v += 1;
+		*v += n;
+}
+
+static __always_inline void count(__u32 idx)
+{
+	count_n(idx, 1);
 }
 
 /*
