@@ -251,6 +251,8 @@ pub struct Sensor {
     dns_off: Option<String>,
     /// Why flow records are off, when they are.
     flows_off: Option<String>,
+    /// The longest a close record waits in its CPU's batch; zero when no close is recorded.
+    close_batch_wait: Duration,
 }
 
 impl std::fmt::Debug for Sensor {
@@ -392,7 +394,17 @@ impl Sensor {
                 Err(e) => (None, Some(format!("{e:#}")), Some(format!("{e:#}"))),
             }
         };
-        Ok(Sensor { skel, syscalls, net, dns_off, flows_off })
+        let close_batch_wait = match (&opts.flows, &flows_off) {
+            (Some(f), None) => f.batch_wait,
+            _ => Duration::ZERO,
+        };
+        Ok(Sensor { skel, syscalls, net, dns_off, flows_off, close_batch_wait })
+    }
+
+    /// The longest a close record can wait in the kernel before its CPU's batch is sent
+    /// (zero when flow records are off): the reader waits that out before its last drain.
+    pub fn close_batch_wait(&self) -> Duration {
+        self.close_batch_wait
     }
 
     /// Loads the DNS and flow programs and attaches them to the root of the
@@ -651,9 +663,14 @@ impl Sensor {
 
 /// Polls `rb` until `keep_going` says stop; returns the first poll error.
 /// Every `tick` it also reads what arrived without a wakeup (see
-/// `SensorOptions::wakeup_bytes`), so a record waits at most one tick (a close record two:
-/// see `FlowOptions::batch_wait`).
-pub fn poll_until(rb: &RingBuffer<'_>, tick: Duration, mut keep_going: impl FnMut() -> bool) -> Result<()> {
+/// `SensorOptions::wakeup_bytes`), so a record waits at most one tick (a close record
+/// `batch_wait` longer: see [`Sensor::close_batch_wait`]).
+pub fn poll_until(
+    rb: &RingBuffer<'_>,
+    tick: Duration,
+    batch_wait: Duration,
+    mut keep_going: impl FnMut() -> bool,
+) -> Result<()> {
     while keep_going() {
         match rb.poll(tick) {
             Ok(()) => {}
@@ -667,9 +684,11 @@ pub fn poll_until(rb: &RingBuffer<'_>, tick: Duration, mut keep_going: impl FnMu
         }
     }
     // Drain what is left so nothing already delivered is lost at shutdown. Close records
-    // still in a CPU's batch are sent by its timer within one tick (the batch wait the
-    // reader sets): wait that out first, with room for timer slack.
-    std::thread::sleep(tick + tick / 2);
+    // still in a CPU's batch are sent by its timer within `batch_wait`: wait that out
+    // first, with room for timer slack.
+    if !batch_wait.is_zero() {
+        std::thread::sleep(batch_wait + batch_wait / 2);
+    }
     let _ = rb.consume();
     Ok(())
 }

@@ -306,7 +306,8 @@ pub fn run(opts: RunOptions) -> Result<ExitCode> {
 
         let interval = (cfg.stats.interval_secs > 0).then(|| Duration::from_secs(cfg.stats.interval_secs));
         let mut next_stats = interval.map(|i| Instant::now() + i);
-        ferret_bpf::loader::poll_until(&rb, Duration::from_millis(cfg.kernel.poll_ms), || {
+        let tick = Duration::from_millis(cfg.kernel.poll_ms);
+        ferret_bpf::loader::poll_until(&rb, tick, sensor.close_batch_wait(), || {
             if stop.load(Ordering::SeqCst) {
                 return false;
             }
