@@ -7,6 +7,7 @@
 mod chart;
 mod overhead {
     pub mod extras;
+    pub mod paired;
     pub mod setups;
     pub mod workloads;
 }
@@ -46,6 +47,10 @@ struct Args {
     /// flow records off, only when named); default all but noflows.
     #[arg(long, value_delimiter = ',')]
     setups: Vec<String>,
+    /// Rounds of the paired A/B of the open and connect loops (no sensor, floor, ferret, seconds
+    /// apart); 0 skips it.
+    #[arg(long, default_value_t = 20)]
+    paired_rounds: usize,
     /// Findings timed for the detection latency.
     #[arg(long, default_value_t = 200)]
     latency_triggers: usize,
@@ -303,6 +308,16 @@ fn main() -> Result<()> {
         Err(e) => r.push_str(&format!("\nChart not drawn: {e:#}\n")),
     }
 
+    if args.paired_rounds > 0 {
+        eprintln!("paired A/B of the open and connect loops...");
+        let loops = overhead::paired::Loops {
+            opens: sizes.opens,
+            connects: sizes.connects,
+            plain: &plain,
+            listener: &listener,
+        };
+        r.push_str(&overhead::paired::run(&args.ferret, dir.path(), args.paired_rounds, &loops)?);
+    }
     if args.latency_triggers > 0 {
         eprintln!("detection latency...");
         r.push_str("\nDetection latency, syscall to finding read from ferret's output (default rules; a copy of /bin/true named xmrig run every 20 ms):\n\n| triggered | findings | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|\n");
