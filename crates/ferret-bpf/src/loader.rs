@@ -26,7 +26,8 @@ pub struct SensorOptions {
     pub report_threads: bool,
     /// Bytes a CPU writes to the ring before it wakes the reader (0: every
     /// record). Below it, records wait for the reader's next poll tick.
-    pub wakeup_bytes: u32,
+    /// None: `default_wakeup_bytes` of the ring and the CPUs.
+    pub wakeup_bytes: Option<u32>,
     /// Identical syscall events of one process within this window are sent
     /// once, the next one carrying the count (0: off).
     pub dedup_window_ms: u64,
@@ -67,7 +68,7 @@ impl Default for SensorOptions {
         Self {
             ring_buffer_bytes: 16 * 1024 * 1024,
             report_threads: true,
-            wakeup_bytes: 64 * 1024,
+            wakeup_bytes: None,
             dedup_window_ms: 1000,
             dns_ports: vec![53],
             flows: Some(FlowOptions::default()),
@@ -295,6 +296,23 @@ impl KernelCounters {
     }
 }
 
+/// The most a CPU writes to the ring before it wakes the reader, by default.
+const WAKEUP_BYTES_MAX: u32 = 1024 * 1024;
+
+/// A CPU's wakeup threshold when none is configured: 1 MiB, or less when every possible CPU
+/// holding that much unannounced would fill more than half the ring. A wakeup of the reader on
+/// an idle vCPU is costly for the CPU that makes it (an IPI the hypervisor handles): at 64 KiB a
+/// loopback connect loop paid about 80 ns per close record for them in program time; the reader
+/// drains every poll tick anyway, so a burst, not latency, is what the threshold is for.
+pub fn default_wakeup_bytes(ring_buffer_bytes: u32, cpus: usize) -> u32 {
+    let share = u64::from(ring_buffer_bytes) / 2 / (cpus.max(1) as u64);
+    share.min(u64::from(WAKEUP_BYTES_MAX)) as u32
+}
+
+fn wakeup_bytes(opts: &SensorOptions, cpus: usize) -> u32 {
+    opts.wakeup_bytes.unwrap_or_else(|| default_wakeup_bytes(opts.ring_buffer_bytes, cpus))
+}
+
 /// Entries of the TCP connection table (`bpf/lib/tcp_conns.h`): `tcp_max` rounded up to a power
 /// of two, so that the buckets (one per `TCP_CONN_WAYS` entries) are too and the kernel side can
 /// mask hashes; one bucket when flows are off.
@@ -331,7 +349,7 @@ impl Sensor {
         if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
             ro.report_threads = opts.report_threads;
             ro.self_tgid = std::process::id();
-            ro.wakeup_bytes = opts.wakeup_bytes;
+            ro.wakeup_bytes = wakeup_bytes(opts, cpus);
         }
         let mut skel = open.load().context("loading the process programs (verifier)")?;
         skel.attach().context("attaching the process programs")?;
@@ -345,7 +363,7 @@ impl Sensor {
         open.maps.exec_scratch.reuse_fd(skel.maps.exec_scratch.as_fd()).context("sharing exec_scratch")?;
         if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
             ro.self_tgid = std::process::id();
-            ro.wakeup_bytes = opts.wakeup_bytes;
+            ro.wakeup_bytes = wakeup_bytes(opts, cpus);
             ro.dedup_window_ns = opts.dedup_window_ms.saturating_mul(1_000_000);
             ro.tick_ns = crate::probe::kernel_hz().map_or(0, |hz| 1_000_000_000 / hz);
             ro.nr_cpus = cpus as u32;
@@ -389,7 +407,7 @@ impl Sensor {
         let (net, dns_off, flows_off) = if dns_off.is_some() && flows_off.is_some() {
             (None, dns_off, flows_off)
         } else {
-            match Self::start_net(&skel, &syscalls, tcp_hash_key, opts) {
+            match Self::start_net(&skel, &syscalls, tcp_hash_key, opts, cpus) {
                 Ok((net, attach_off)) => (Some(net), dns_off, flows_off.or(attach_off)),
                 Err(e) => (None, Some(format!("{e:#}")), Some(format!("{e:#}"))),
             }
@@ -418,6 +436,7 @@ impl Sensor {
         syscalls: &SyscallsSkel<'static>,
         tcp_hash_key: u64,
         opts: &SensorOptions,
+        cpus: usize,
     ) -> Result<(NetPrograms, Option<String>)> {
         let root = crate::probe::cgroup2_root().context("no cgroup v2 hierarchy to attach the packet hooks to")?;
         let storage: &'static mut MaybeUninit<OpenObject> = Box::leak(Box::new(MaybeUninit::uninit()));
@@ -443,11 +462,10 @@ impl Sensor {
             ro.tcp_conns_mask = syscalls.maps.tcp_conns.max_entries() - 1;
             ro.tcp_conn_hash_key = tcp_hash_key;
             // As for the other objects: without it every flow and DNS record woke the reader.
-            ro.wakeup_bytes = opts.wakeup_bytes;
+            ro.wakeup_bytes = wakeup_bytes(opts, cpus);
         }
         if let Some(f) = &opts.flows {
             open.maps.udp_flows.set_max_entries(f.udp_max.max(1)).context("sizing udp_flows")?;
-            let cpus = libbpf_rs::num_possible_cpus().context("counting possible CPUs")?;
             open.maps.flow_batches.set_max_entries(cpus as u32).context("sizing flow_batches")?;
             if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
                 ro.flows_on = 1;
@@ -697,4 +715,20 @@ pub fn poll_until(
 /// drops its informational chatter.
 pub fn log_libbpf_warnings() {
     libbpf_rs::set_print(Some((libbpf_rs::PrintLevel::Warn, |_, msg: String| eprint!("libbpf: {msg}"))));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::default_wakeup_bytes;
+
+    #[test]
+    fn the_default_wakeup_keeps_all_cpus_pending_under_half_the_ring() {
+        const MIB: u32 = 1024 * 1024;
+        assert_eq!(default_wakeup_bytes(16 * MIB, 2), MIB);
+        assert_eq!(default_wakeup_bytes(16 * MIB, 64), 128 * 1024);
+        assert_eq!(default_wakeup_bytes(MIB, 2), 256 * 1024);
+        assert_eq!(default_wakeup_bytes(1024 * MIB, 1), MIB);
+        // No CPU count is taken as one, never a division by zero.
+        assert_eq!(default_wakeup_bytes(MIB, 0), 512 * 1024);
+    }
 }

@@ -263,8 +263,9 @@ pub struct KernelConfig {
     /// Ring buffer size in MiB (a power of two).
     pub ring_buffer_mib: u32,
     /// Bytes a CPU writes to the ring before it wakes the reader; 0 wakes it
-    /// for every record (lowest latency, highest cost).
-    pub wakeup_bytes: u32,
+    /// for every record (lowest latency, highest cost). Unset: 1 MiB, or half
+    /// the ring shared among the possible CPUs when that is less.
+    pub wakeup_bytes: Option<u32>,
     /// The reader's poll tick (ms): the longest a record waits when it did
     /// not trigger a wakeup.
     pub poll_ms: u64,
@@ -305,13 +306,7 @@ impl Default for ProcessConfig {
 
 impl Default for KernelConfig {
     fn default() -> Self {
-        KernelConfig {
-            ring_buffer_mib: 16,
-            wakeup_bytes: 64 * 1024,
-            poll_ms: 10,
-            dedup_window_ms: 1000,
-            pipeline_nice: -10,
-        }
+        KernelConfig { ring_buffer_mib: 16, wakeup_bytes: None, poll_ms: 10, dedup_window_ms: 1000, pipeline_nice: -10 }
     }
 }
 
@@ -349,8 +344,10 @@ impl Config {
         if self.kernel.poll_ms == 0 || self.kernel.poll_ms > 1000 {
             bail!("kernel.poll_ms must be from 1 to 1000, not {}", self.kernel.poll_ms);
         }
-        if u64::from(self.kernel.wakeup_bytes) >= u64::from(rb) * 1024 * 1024 / 2 {
-            bail!("kernel.wakeup_bytes must be under half the ring buffer, not {}", self.kernel.wakeup_bytes);
+        if let Some(w) = self.kernel.wakeup_bytes {
+            if u64::from(w) >= u64::from(rb) * 1024 * 1024 / 2 {
+                bail!("kernel.wakeup_bytes must be under half the ring buffer, not {w}");
+            }
         }
         if self.dns.ports.len() > 16 || self.dns.ports.contains(&0) {
             bail!("dns.ports: at most 16 ports, none of them 0");
@@ -421,5 +418,17 @@ mod tests {
         let e = Config::parse("[flows]\ntcp_max = 10\n", "f").expect_err("too small a connection table");
         assert!(format!("{e:#}").contains("flows.tcp_max"));
         assert_eq!(Config::parse("[flows]\ntcp_max = 128\n", "f").expect("valid").flows.tcp_max, 128);
+    }
+
+    #[test]
+    fn a_small_ring_is_valid_without_a_wakeup_size_and_an_explicit_one_is_checked() {
+        // Unset, the sensor derives the wakeup size from the ring: a 1 MiB ring needs no more.
+        let c = Config::parse("[kernel]\nring_buffer_mib = 1\n", "f").expect("valid");
+        assert_eq!(c.kernel.wakeup_bytes, None);
+        let e =
+            Config::parse("[kernel]\nring_buffer_mib = 1\nwakeup_bytes = 524288\n", "f").expect_err("half the ring");
+        assert!(format!("{e:#}").contains("wakeup_bytes"));
+        let c = Config::parse("[kernel]\nwakeup_bytes = 0\n", "f").expect("0: every record");
+        assert_eq!(c.kernel.wakeup_bytes, Some(0));
     }
 }
