@@ -41,15 +41,24 @@ fn median(v: &mut [f64]) -> f64 {
 }
 
 /// ferret's added cost over the floor's: the median of ferret's per-round differences to no
-/// sensor over the median of the floor's.
+/// sensor over the median of the floor's. A floor that adds nothing (or less) gives infinity:
+/// no ratio bounds ferret's cost then.
 fn ratio_of(fl: &[f64], fe: &[f64]) -> f64 {
-    median(&mut fe.to_vec()) / median(&mut fl.to_vec())
+    let floor = median(&mut fl.to_vec());
+    if floor > 0.0 {
+        median(&mut fe.to_vec()) / floor
+    } else {
+        f64::INFINITY
+    }
 }
 
 /// 5th and 95th percentile of the ratio over resamples of whole rounds (each resample keeps a
 /// round's floor and ferret figures together). Seeded, so one run's report is reproducible.
 fn bootstrap(fl: &[f64], fe: &[f64]) -> (f64, f64) {
     let n = fl.len();
+    if n == 0 {
+        return (f64::NAN, f64::NAN);
+    }
     let mut rng = fastrand::Rng::with_seed(0x5eed_f3e7);
     let mut ratios = Vec::with_capacity(RESAMPLES);
     let (mut a, mut b) = (vec![0.0; n], vec![0.0; n]);
@@ -61,12 +70,9 @@ fn bootstrap(fl: &[f64], fe: &[f64]) -> (f64, f64) {
         }
         ratios.push(ratio_of(&a, &b));
     }
-    // A resample whose floor median is 0 or below gives no ratio worth ranking.
-    ratios.retain(|r| r.is_finite() && *r >= 0.0);
+    // Resamples whose floor adds nothing rank last (infinity), so they widen the interval
+    // rather than drop out of it.
     ratios.sort_by(|x, y| x.total_cmp(y));
-    if ratios.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
     let at = |q: f64| ratios[((ratios.len() - 1) as f64 * q).round() as usize];
     (at(0.05), at(0.95))
 }
@@ -133,6 +139,14 @@ mod tests {
         let (lo, hi) = bootstrap(&fl, &fe);
         assert!(lo <= 1.5 && 1.5 <= hi, "{lo}-{hi}");
         assert!(lo > 1.0 && hi < 3.0, "{lo}-{hi}");
+    }
+
+    #[test]
+    fn a_floor_that_adds_nothing_leaves_the_ratio_unbounded() {
+        let fl = [0.0, -1.0, 0.0, 2.0, -3.0];
+        let fe = [5.0, 6.0, 5.0, 7.0, 4.0];
+        assert_eq!(ratio_of(&fl, &fe), f64::INFINITY);
+        assert_eq!(bootstrap(&fl, &fe).1, f64::INFINITY);
     }
 
     #[test]
