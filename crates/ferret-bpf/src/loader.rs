@@ -300,10 +300,10 @@ impl KernelCounters {
 const WAKEUP_BYTES_MAX: u32 = 1024 * 1024;
 
 /// A CPU's wakeup threshold when none is configured: 1 MiB, or less when every possible CPU
-/// holding that much unannounced would fill more than half the ring. A wakeup of the reader on
-/// an idle vCPU is costly for the CPU that makes it (an IPI the hypervisor handles): at 64 KiB a
-/// loopback connect loop paid about 80 ns per close record for them in program time; the reader
-/// drains every poll tick anyway, so a burst, not latency, is what the threshold is for.
+/// holding that much unannounced would fill more than half the ring. Forced wakeups are costly
+/// for the CPU that makes them: at 64 KiB (the default before) a loopback connect loop paid
+/// about 80 ns of program time per close record for them. The reader drains the ring every poll
+/// tick anyway, so the threshold is for bursts, not for latency.
 pub fn default_wakeup_bytes(ring_buffer_bytes: u32, cpus: usize) -> u32 {
     let share = u64::from(ring_buffer_bytes) / 2 / (cpus.max(1) as u64);
     share.min(u64::from(WAKEUP_BYTES_MAX)) as u32
