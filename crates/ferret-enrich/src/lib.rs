@@ -139,8 +139,25 @@ pub struct Enricher {
     user_names: users::UserNames,
     /// The last executable identity and process start shown, formatted: a burst of events
     /// comes from one process, which then formats neither again.
-    last_exe_file: Option<(FileId, Arc<ExeFile>)>,
-    last_start: Option<(u64, String)>,
+    last_exe_file: LastShown<FileId, Arc<ExeFile>>,
+    last_start: LastShown<u64, String>,
+}
+
+/// The last value shown and what it was made from: made again only for another key.
+#[derive(Debug)]
+struct LastShown<K, V>(Option<(K, V)>);
+
+impl<K: PartialEq, V: Clone> LastShown<K, V> {
+    fn get(&mut self, key: K, make: impl FnOnce(&K) -> V) -> V {
+        match &self.0 {
+            Some((k, shown)) if *k == key => shown.clone(),
+            _ => {
+                let shown = make(&key);
+                self.0 = Some((key, shown.clone()));
+                shown
+            }
+        }
+    }
 }
 
 impl Enricher {
@@ -159,8 +176,8 @@ impl Enricher {
             resolver: dns::ResolverCache::new(65_536),
             sock_owners: lru::LruCache::new(std::num::NonZeroUsize::new(65_536).expect("non-zero")),
             user_names: users::UserNames::default(),
-            last_exe_file: None,
-            last_start: None,
+            last_exe_file: LastShown(None),
+            last_start: LastShown(None),
         }
     }
 
@@ -347,41 +364,18 @@ impl Enricher {
         Some(filled)
     }
 
-    /// `f` as events show it, formatted once for a run of events of one image.
-    fn shown_exe_file(&mut self, f: &FileId) -> Arc<ExeFile> {
-        match &self.last_exe_file {
-            Some((id, shown)) if id == f => shown.clone(),
-            _ => {
-                let shown = Arc::new(exe_file(f));
-                self.last_exe_file = Some((*f, shown.clone()));
-                shown
-            }
-        }
-    }
-
-    /// A process start as events show it, formatted once for a run of events of one process.
-    fn shown_start(&mut self, boot_ns: u64) -> String {
-        match &self.last_start {
-            Some((ns, shown)) if *ns == boot_ns => shown.clone(),
-            _ => {
-                let shown = self.clock.rfc3339(boot_ns);
-                self.last_start = Some((boot_ns, shown.clone()));
-                shown
-            }
-        }
-    }
-
     fn process(&mut self, key: &ProcKey, task: &Task) -> (Process, Option<Arc<HashSlot>>) {
         let hash = self.hash_for(key);
-        let exe_file = self.table.get(key).and_then(|p| p.exe_file);
-        let exe_file = exe_file.map(|f| self.shown_exe_file(&f));
-        let start_time = self.shown_start(task.start_boottime_ns);
         let depth = self.opts.ancestors;
         let ancestors: Vec<Arc<Ancestor>> =
             self.table.ancestors(key, depth).into_iter().map(|a| a.summary.clone()).collect();
         let Some(p) = self.table.get(key) else {
             return (Process::default(), None);
         };
+        // A run of events of one process formats its image and start once.
+        let exe_file = p.exe_file.map(|f| self.last_exe_file.get(f, |f| Arc::new(exe_file(f))));
+        let clock = &self.clock;
+        let start_time = self.last_start.get(task.start_boottime_ns, |ns| clock.rfc3339(*ns));
         let (comm, comm_escaped) = lossy(&task.comm);
         let mut escaped = p.escaped.clone();
         if comm_escaped {
