@@ -159,14 +159,17 @@ fn hold_connections(addr: &str, n: usize) -> u32 {
 }
 
 /// The flow records of `pid`'s sockets on `addr` (either end).
+/// The flow records of `pid` with `addr` at either end.
+fn flows_with<'a>(recs: &'a [Value], pid: u32, addr: &'a str) -> impl Iterator<Item = &'a Value> {
+    recs.iter().filter(move |v| {
+        v["type"] == "flow"
+            && v["process"]["pid"] == pid
+            && (v["net"]["remote"]["ip"] == addr || v["net"]["local"]["ip"] == addr)
+    })
+}
+
 fn flows_on(recs: &[Value], pid: u32, addr: &str) -> usize {
-    recs.iter()
-        .filter(|v| {
-            v["type"] == "flow"
-                && v["process"]["pid"] == pid
-                && (v["net"]["remote"]["ip"] == addr || v["net"]["local"]["ip"] == addr)
-        })
-        .count()
+    flows_with(recs, pid, addr).count()
 }
 
 #[test]
@@ -219,12 +222,8 @@ fn every_close_record_arrives_once_through_the_per_cpu_batches() {
     }
     assert_eq!(flows_on(&recs, pid, "127.0.0.98"), 100, "all 100 sockets' records, while running");
     let (_, _, recs) = sensor.stop();
-    let on = |v: &Value| v["net"]["remote"]["ip"] == "127.0.0.98" || v["net"]["local"]["ip"] == "127.0.0.98";
-    let mut ends: Vec<String> = recs
-        .iter()
-        .filter(|v| v["type"] == "flow" && v["process"]["pid"] == pid && on(v))
-        .map(|v| format!("{} {}", v["net"]["local"], v["net"]["remote"]))
-        .collect();
+    let mut ends: Vec<String> =
+        flows_with(&recs, pid, "127.0.0.98").map(|v| format!("{} {}", v["net"]["local"], v["net"]["remote"])).collect();
     ends.sort_unstable();
     ends.dedup();
     assert_eq!(ends.len(), 100, "each socket once, none twice");
