@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use ferret_e2e::{config_file, Sensor};
 use serde_json::Value;
@@ -41,6 +41,13 @@ fn flow(sensor: &Sensor, what: &str, pid: u32, port: u64, state: &str) -> Value 
     })
 }
 
+/// An RFC 3339 time of a record, as wall-clock time.
+fn at(v: &Value) -> SystemTime {
+    let s = v.as_str().unwrap_or_else(|| panic!("not a time: {v}"));
+    let t = time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).expect("RFC 3339");
+    SystemTime::UNIX_EPOCH + Duration::from_nanos(u64::try_from(t.unix_timestamp_nanos()).expect("after 1970"))
+}
+
 #[test]
 fn tcp_connections_count_payload_both_ways_on_each_side() {
     let sensor = Sensor::start(&[]);
@@ -48,10 +55,12 @@ fn tcp_connections_count_payload_both_ways_on_each_side() {
     let portfile = dir.path().join("port");
     let server = peer(&["tcp-server", "127.0.0.87", portfile.to_str().expect("utf-8"), "70000", "12345"]);
     let port = port_of(&portfile);
+    let before = SystemTime::now();
     let client = peer(&["tcp-client", "127.0.0.87", &port, "70000", "12345", "0"]);
     let (spid, cpid) = (server.id(), client.id());
     finish(client);
     finish(server);
+    let after = SystemTime::now();
     let port: u64 = port.parse().expect("port");
 
     let c = flow(&sensor, "the client's flow", cpid, port, "closed");
@@ -78,6 +87,15 @@ fn tcp_connections_count_payload_both_ways_on_each_side() {
     let accept =
         sensor.wait_for(WAIT, "the accept event", |v| v["type"] == "net_accept" && v["process"]["pid"] == spid);
     assert_eq!(accept["net"]["cookie"], s["flow"]["cookie"], "{accept}");
+    // The times, some of them TCP's own clock readings (bpf/net.bpf.c), in order: the connect,
+    // the accepted side's establishment, each side's end; all while the peers ran (1 ms for
+    // rounding between the clocks).
+    let slack = Duration::from_millis(1);
+    let (c_start, s_start) = (at(&c["flow"]["start"]), at(&s["flow"]["start"]));
+    let (c_end, s_end) = (at(&c["time"]), at(&s["time"]));
+    assert!(before <= c_start + slack && c_start <= s_start, "{c}\n{s}");
+    assert!(s_start <= s_end && c_start <= c_end, "{c}\n{s}");
+    assert!(c_end <= after + slack && s_end <= after + slack, "{c}\n{s}");
     sensor.stop();
 }
 

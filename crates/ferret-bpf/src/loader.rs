@@ -344,6 +344,8 @@ impl Sensor {
         let mut open = ProcessSkelBuilder::default().open(storage).context("opening the eBPF object")?;
 
         let cpus = libbpf_rs::num_possible_cpus().context("counting possible CPUs")?;
+        // The tick's length (0: unknown), for the repeat filter's and the flow times' clocks.
+        let tick_ns = crate::probe::kernel_hz().map_or(0, |hz| 1_000_000_000 / hz);
         open.maps.exec_scratch.set_max_entries(cpus as u32).context("sizing exec_scratch")?;
         open.maps.events.set_max_entries(opts.ring_buffer_bytes).context("sizing the ring buffer")?;
         if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
@@ -365,7 +367,7 @@ impl Sensor {
             ro.self_tgid = std::process::id();
             ro.wakeup_bytes = wakeup_bytes(opts, cpus);
             ro.dedup_window_ns = opts.dedup_window_ms.saturating_mul(1_000_000);
-            ro.tick_ns = crate::probe::kernel_hz().map_or(0, |hz| 1_000_000_000 / hz);
+            ro.tick_ns = tick_ns;
             ro.nr_cpus = cpus as u32;
         }
         // The TCP connections tracked: the network programs get the same table.
@@ -407,7 +409,7 @@ impl Sensor {
         let (net, dns_off, flows_off) = if dns_off.is_some() && flows_off.is_some() {
             (None, dns_off, flows_off)
         } else {
-            match Self::start_net(&skel, &syscalls, tcp_hash_key, opts, cpus) {
+            match Self::start_net(&skel, &syscalls, tcp_hash_key, opts, cpus, tick_ns) {
                 Ok((net, attach_off)) => (Some(net), dns_off, flows_off.or(attach_off)),
                 Err(e) => (None, Some(format!("{e:#}")), Some(format!("{e:#}"))),
             }
@@ -437,6 +439,7 @@ impl Sensor {
         tcp_hash_key: u64,
         opts: &SensorOptions,
         cpus: usize,
+        tick_ns: u64,
     ) -> Result<(NetPrograms, Option<String>)> {
         let root = crate::probe::cgroup2_root().context("no cgroup v2 hierarchy to attach the packet hooks to")?;
         let storage: &'static mut MaybeUninit<OpenObject> = Box::leak(Box::new(MaybeUninit::uninit()));
@@ -463,13 +466,16 @@ impl Sensor {
             ro.tcp_conn_hash_key = tcp_hash_key;
             // As for the other objects: without it every flow and DNS record woke the reader.
             ro.wakeup_bytes = wakeup_bytes(opts, cpus);
+            // Flow times come from TCP's own clock reading when it is recent by this measure.
+            ro.tick_ns = tick_ns;
         }
         if let Some(f) = &opts.flows {
             open.maps.udp_flows.set_max_entries(f.udp_max.max(1)).context("sizing udp_flows")?;
             open.maps.flow_batches.set_max_entries(cpus as u32).context("sizing flow_batches")?;
             if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
                 ro.flows_on = 1;
-                ro.flow_active_ns = u64::try_from(f.active.as_nanos()).unwrap_or(u64::MAX).max(1);
+                // Compared as a signed number in the kernel.
+                ro.flow_active_ns = u64::try_from(f.active.as_nanos()).unwrap_or(u64::MAX).clamp(1, i64::MAX as u64);
                 ro.flow_batch_wait_ns = u64::try_from(f.batch_wait.as_nanos()).unwrap_or(u64::MAX).max(1);
             }
         }

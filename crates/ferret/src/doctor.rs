@@ -84,9 +84,9 @@ pub fn doctor(as_json: bool) -> ExitCode {
             facts.cgroup2_root.as_ref().map(|p| format!(" (v2 at {})", p.display())).unwrap_or_default()
         );
         match tick_hz {
-            Some(hz) => println!("  tick           {hz} Hz (the repeat filter keeps time in jiffies)"),
+            Some(hz) => println!("  tick           {hz} Hz (the repeat filter keeps time in jiffies; TCP flow times use TCP's own recent clock readings)"),
             None => println!(
-                "  tick           unknown (no /proc/config.gz or /boot/config-*): the repeat filter reads the clock, a little slower"
+                "  tick           unknown (no /proc/config.gz or /boot/config-*): the repeat filter and the TCP flow records read the clock, a little slower"
             ),
         }
         for e in &mount_errors {
