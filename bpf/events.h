@@ -344,7 +344,7 @@ struct tcp_conn {
 	__u8 owner_known; /* 1: from connect's context; 2: written at accept */
 	__u8 inbound;
 	__u8 start_unknown;
-	__u8 _pad0;
+	__u8 reported; /* its close record went out at a reset (flow_reset in net.bpf.c) */
 	__u16 lport; /* the kernel clears an autobound socket's port when it closes */
 	__u16 _pad;
 };

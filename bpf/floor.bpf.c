@@ -78,3 +78,6 @@ int floor_sockops(struct bpf_sock_ops *ops)
 
 SEC("tp_btf/tcp_destroy_sock")
 int BPF_PROG(floor_tcp_destroy) { return hit(); }
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(floor_tcp_send_reset) { return hit(); }

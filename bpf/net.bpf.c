@@ -319,6 +319,18 @@ static __always_inline int flow_batch_add(struct tcp_conn *c, struct tcp_sock *t
 	return 1;
 }
 
+/* A tracked connection's close record, sent with its CPU's batch (or alone). */
+static __always_inline void tcp_conn_close(struct tcp_conn *c, struct tcp_sock *tp, __u64 cookie)
+{
+	__u64 now = tcp_recent_boot_ns(tp);
+	/* The peer acknowledged our SYN (bytes_acked counts its sequence
+	 * number), or this is the accepting side: it was established. */
+	__u32 flags = (c->inbound || c->start_unknown || tp->bytes_acked) ? 0 : FLOW_F_NOT_ESTABLISHED;
+
+	if (!flow_batch_add(c, tp, cookie, flags, now))
+		tcp_conn_submit(c, tp, cookie, flags, now);
+}
+
 /*
  * TCP lifecycle: connect (in the caller's context: the owner) and the passive
  * establishment make the tracking entry. No state callbacks are asked for:
@@ -358,6 +370,7 @@ int flow_sockops(struct bpf_sock_ops *ops)
 	c->lport = ops->local_port;
 	c->inbound = op == BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB;
 	c->start_unknown = 0;
+	c->reported = 0;
 	if (op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
 		fill_task(&c->owner, current_task());
 		c->owner_known = 1;
@@ -370,10 +383,8 @@ SEC("tp_btf/tcp_destroy_sock")
 int BPF_PROG(flow_destroy, struct sock *sk)
 {
 	struct tcp_conn_bucket *bk;
-	struct tcp_sock *tp;
 	struct tcp_conn *c;
 	int way = 0, spare = 0;
-	__u32 flags;
 	__u64 cookie;
 
 	if (!flows_on)
@@ -385,18 +396,38 @@ int BPF_PROG(flow_destroy, struct sock *sk)
 	if (!bk)
 		return 0;
 	c = tcp_conn_of_way(bk, way, cookie);
-	if (c) {
-		__u64 now;
-
-		tp = bpf_core_cast(sk, struct tcp_sock);
-		now = tcp_recent_boot_ns(tp);
-		/* The peer acknowledged our SYN (bytes_acked counts its sequence
-		 * number), or this is the accepting side: it was established. */
-		flags = (c->inbound || c->start_unknown || tp->bytes_acked) ? 0 : FLOW_F_NOT_ESTABLISHED;
-		if (!flow_batch_add(c, tp, cookie, flags, now))
-			tcp_conn_submit(c, tp, cookie, flags, now);
-	}
+	if (c && !c->reported)
+		tcp_conn_close(c, bpf_core_cast(sk, struct tcp_sock), cookie);
 	tcp_conn_release(bk, way, spare, c, cookie);
+	return 0;
+}
+
+/*
+ * A reset this host sends on a connection it abandons (SO_LINGER 0, a close
+ * with unread data, a disconnect). The kernel then clears the socket's peer,
+ * local address and counters (tcp_disconnect) before the socket is destroyed:
+ * without this, such a connection's record said "failed", no peer, no bytes,
+ * which is how a program could hide a transfer. So the record is written here,
+ * while they are intact, and the destroy sends none. Only for a socket already
+ * in TCP_CLOSE: a reset answering a stray segment leaves its connection as it
+ * was. (A connect again on the socket starts its entry over.)
+ */
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(flow_reset, const struct sock *sk)
+{
+	struct tcp_conn *c;
+	__u64 cookie;
+
+	if (!flows_on || !sk || sk->__sk_common.skc_state != TCP_CLOSE)
+		return 0;
+	cookie = sk->__sk_common.skc_cookie.counter;
+	if (!cookie)
+		return 0;
+	c = tcp_conn_find(cookie);
+	if (!c || c->reported)
+		return 0;
+	tcp_conn_close(c, bpf_core_cast(sk, struct tcp_sock), cookie);
+	c->reported = 1;
 	return 0;
 }
 

@@ -89,6 +89,12 @@ int BPF_PROG(probe_tcp_destroy, struct sock *sk)
 	return 0;
 }
 
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(probe_tcp_send_reset, const struct sock *sk)
+{
+	return 0;
+}
+
 SEC("tp_btf/sched_process_fork")
 int BPF_PROG(probe_ringbuf, struct task_struct *parent, struct task_struct *child)
 {

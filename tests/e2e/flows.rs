@@ -100,6 +100,35 @@ fn tcp_connections_count_payload_both_ways_on_each_side() {
 }
 
 #[test]
+fn an_aborted_connection_keeps_its_peer_and_totals() {
+    // SO_LINGER 0: close sends a reset and the kernel clears the socket's peer and counters before
+    // destroying it; the record is taken at the reset.
+    let sensor = Sensor::start(&[]);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let portfile = dir.path().join("port");
+    let server = peer(&["tcp-server", "127.0.0.88", portfile.to_str().expect("utf-8"), "5000", "700"]);
+    let port = port_of(&portfile);
+    let client = peer(&["tcp-client", "127.0.0.88", &port, "5000", "700", "0", "abort"]);
+    let (spid, cpid) = (server.id(), client.id());
+    finish(client);
+    finish(server);
+    let port: u64 = port.parse().expect("port");
+    let c = flow(&sensor, "the aborting client's flow", cpid, port, "closed");
+    assert_eq!(c["net"]["remote"]["ip"], "127.0.0.88", "{c}");
+    assert_eq!(c["net"]["local"]["ip"], "127.0.0.1", "{c}");
+    assert_eq!((c["flow"]["bytes_out"].as_u64(), c["flow"]["bytes_in"].as_u64()), (Some(5000), Some(700)), "{c}");
+    let s = flow(&sensor, "the server's flow", spid, port, "closed");
+    assert_eq!(s["net"]["remote"]["port"], c["net"]["local"]["port"], "{s}");
+    assert_eq!(s["flow"]["bytes_in"], 5000, "{s}");
+    // One record for the client's connection: the destroy after the reset sends none (stopping
+    // the sensor flushes every batch).
+    let cookie = c["flow"]["cookie"].clone();
+    let (_, _, recs) = sensor.stop();
+    let n = recs.iter().filter(|v| v["type"] == "flow" && v["flow"]["cookie"] == cookie).count();
+    assert_eq!(n, 1, "records with the client's cookie");
+}
+
+#[test]
 fn a_long_connection_is_reported_while_open_over_ipv6() {
     let (_d, cfg) = config_file("[flows]\nactive_secs = 1\n");
     let sensor = Sensor::start(&["--config", cfg.to_str().expect("utf-8")]);

@@ -3,12 +3,15 @@
 
   flow_peer.py tcp-server ADDR PORTFILE RECV SEND   accept one connection, read RECV bytes,
                                                     send SEND bytes, wait for the peer's close
-  flow_peer.py tcp-client ADDR PORT SEND RECV HOLD  connect, send SEND bytes (spread over HOLD
-                                                    seconds), read RECV bytes, close
+  flow_peer.py tcp-client ADDR PORT SEND RECV HOLD [abort]
+                                                    connect, send SEND bytes (spread over HOLD
+                                                    seconds), read RECV bytes, close (with
+                                                    abort: SO_LINGER 0, so the close is a reset)
   flow_peer.py udp-echo ADDR PORTFILE COUNT         answer COUNT datagrams with half their size
   flow_peer.py udp-client ADDR PORT COUNT SIZE      send COUNT datagrams of SIZE bytes, read the answers
 """
 import socket
+import struct
 import sys
 import time
 
@@ -47,8 +50,11 @@ def main():
         conn, _ = srv.accept()
         read_exactly(conn, int(sys.argv[4]))
         conn.sendall(b"s" * int(sys.argv[5]))
-        while conn.recv(65536):
-            pass
+        try:
+            while conn.recv(65536):
+                pass
+        except ConnectionResetError:
+            pass  # an aborting client
         conn.close()
     elif mode == "tcp-client":
         c = socket.create_connection((addr, int(sys.argv[3])))
@@ -60,6 +66,8 @@ def main():
                 time.sleep(hold / 4)
             c.sendall(b"c" * n)
         read_exactly(c, int(sys.argv[5]))
+        if sys.argv[7:] == ["abort"]:
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         c.close()
     elif mode == "udp-echo":
         s = listen(addr, sys.argv[3], socket.SOCK_DGRAM)

@@ -429,8 +429,8 @@ impl Sensor {
 
     /// Loads the DNS and flow programs and attaches them to the root of the
     /// cgroup v2 hierarchy, so every process below it is covered. The packet
-    /// hooks are required; the TCP lifecycle hooks (sock_ops and
-    /// tcp_destroy_sock) are not: without them flow records are partial (no
+    /// hooks are required; the TCP lifecycle hooks (sock_ops, tcp_destroy_sock and
+    /// tcp_send_reset) are not: without them flow records are partial (no
     /// close records) and DNS still runs (the reason is returned). The connection table and its
     /// hash key are the syscall object's.
     fn start_net(
@@ -452,6 +452,7 @@ impl Sensor {
             .reuse_fd(syscalls.maps.tcp_conn_buckets.as_fd())
             .context("sharing tcp_conn_buckets")?;
         open.progs.flow_destroy.set_autoload(opts.flows.is_some());
+        open.progs.flow_reset.set_autoload(opts.flows.is_some());
         if let Some(ro) = open.maps.rodata_data.as_deref_mut() {
             if opts.dns_ports.len() > ro.dns_ports.len() {
                 anyhow::bail!("at most {} DNS ports, not {}", ro.dns_ports.len(), opts.dns_ports.len());
@@ -489,12 +490,13 @@ impl Sensor {
         let mut attach_off = None;
         if opts.flows.is_some() {
             // Both or neither: the close record needs the entry sock_ops makes.
-            let lifecycle = net
-                .progs
-                .flow_sockops
-                .attach_cgroup(fd)
-                .context("sock_ops")
-                .and_then(|ops| Ok([ops, net.progs.flow_destroy.attach().context("tp_btf/tcp_destroy_sock")?]));
+            let lifecycle = net.progs.flow_sockops.attach_cgroup(fd).context("sock_ops").and_then(|ops| {
+                Ok([
+                    ops,
+                    net.progs.flow_destroy.attach().context("tp_btf/tcp_destroy_sock")?,
+                    net.progs.flow_reset.attach().context("tp_btf/tcp_send_reset")?,
+                ])
+            });
             match lifecycle {
                 Ok(l) => links.extend(l),
                 // The packet hook then only reports connections it finds open (no close record).

@@ -110,6 +110,12 @@ const PROBES: &[ProbeSpec] = &[
         role: "TCP flow records (close, with the kernel's counters)",
     },
     ProbeSpec {
+        name: "tcp_send_reset",
+        prog: "probe_tcp_send_reset",
+        required: false,
+        role: "TCP flow records of connections abandoned with a reset (before the kernel clears them)",
+    },
+    ProbeSpec {
         name: "cgroup_connect4",
         prog: "probe_cgroup_connect4",
         required: false,
