@@ -10,8 +10,9 @@ CARGO ?= cargo
 # the vendored libbpf; protoc for containerd's gRPC API. Tests: python3 (syscall
 # helpers), gcc (the int 0x80 helper), podman with runc and busybox-static (real
 # containers), containerd (its own API), dnsmasq and dig (DNS); libc6-dev for static
-# helpers run inside containers.
-DEB_PACKAGES := clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make gcc libc6-dev protobuf-compiler python3 procps podman runc containerd busybox-static tar dnsmasq-base dnsutils
+# helpers run inside containers; util-linux (unshare) and iproute2 for a flow test in a
+# network namespace of its own.
+DEB_PACKAGES := clang-19 llvm-19 libelf-dev zlib1g-dev pkg-config make gcc libc6-dev protobuf-compiler python3 procps podman runc containerd busybox-static tar dnsmasq-base dnsutils util-linux iproute2
 # Benchmarks only.
 BENCH_PACKAGES := dnsmasq-base redis-server redis-tools auditd bpftrace stress-ng fonts-dejavu-core util-linux
 

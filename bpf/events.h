@@ -90,7 +90,7 @@ struct task_ctx {
 };
 
 struct event_header {
-	__u64 ktime_boot_ns; /* bpf_ktime_get_boot_ns() at the event */
+	__u64 ktime_boot_ns; /* CLOCK_BOOTTIME ns of the event (TCP flow records: see tcp_recent_boot_ns in net.bpf.c) */
 	__u32 kind; /* enum event_kind */
 	__u32 size; /* bytes of the record, header included */
 	struct task_ctx task;
@@ -346,7 +346,10 @@ struct tcp_conn {
 	__u8 start_unknown;
 	__u8 reported; /* its close record went out at a reset (flow_reset in net.bpf.c) */
 	__u16 lport; /* the kernel clears an autobound socket's port when it closes */
-	__u16 _pad;
+	/* A connect's peer port and local address, as at connect: a disconnect
+	 * before the handshake ends (no reset is sent) clears the socket's. */
+	__u16 rport;
+	__u8 laddr[16];
 };
 
 /* Value of the udp_flows map (counters added atomically by the packet hooks). */

@@ -208,6 +208,12 @@ static __always_inline void tcp_conn_fill(struct flow_event *e, struct tcp_conn 
 		copy_in6(e->laddr, &sk->__sk_common.skc_v6_rcv_saddr);
 		copy_in6(e->raddr, &sk->__sk_common.skc_v6_daddr);
 	}
+	/* A connect's socket with no peer port was disconnected, which also
+	 * cleared an unbound local address: both as they were at connect. */
+	if (!e->rport && c->rport) {
+		e->rport = c->rport;
+		__builtin_memcpy(e->laddr, c->laddr, 16);
+	}
 }
 
 /* A connection's record, sent alone: written in place in the ring. */
@@ -374,6 +380,17 @@ int flow_sockops(struct bpf_sock_ops *ops)
 	if (op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
 		fill_task(&c->owner, current_task());
 		c->owner_known = 1;
+		if (ops->sk) {
+			struct sock *sk = bpf_core_cast(ops->sk, struct sock);
+
+			c->rport = bpf_ntohs(sk->__sk_common.skc_dport);
+			if (ops->family == AF_INET) {
+				__u32 l[4] = { sk->__sk_common.skc_rcv_saddr };
+				__builtin_memcpy(c->laddr, l, 16);
+			} else {
+				copy_in6(c->laddr, &sk->__sk_common.skc_v6_rcv_saddr);
+			}
+		}
 	}
 	return 1;
 }

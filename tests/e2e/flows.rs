@@ -129,6 +129,30 @@ fn an_aborted_connection_keeps_its_peer_and_totals() {
 }
 
 #[test]
+fn a_connect_abandoned_before_the_handshake_keeps_its_peer() {
+    // A SYN that no one answers: in a network namespace of its own, 10.9.8.0/24 routes back
+    // through lo to a host address that is not local, so the SYN is dropped and the connect stays
+    // pending. SO_LINGER 0 then disconnects it, which sends no reset and clears the socket's peer
+    // port and local address; the record has them from the connect.
+    let sensor = Sensor::start(&[]);
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("helpers/flow_peer.py");
+    let setup = format!(
+        "ip link set lo up && ip addr add 10.9.9.1/32 dev lo && ip route add 10.9.8.0/24 dev lo src 10.9.9.1 \
+         && exec python3 {} tcp-syn-abort 10.9.8.2 8443",
+        script.display()
+    );
+    let client = Command::new("unshare").args(["-n", "sh", "-c", &setup]).spawn().expect("unshare");
+    let cpid = client.id();
+    finish(client);
+    let c = flow(&sensor, "the abandoned connect's flow", cpid, 8443, "failed");
+    assert_eq!(c["net"]["remote"]["ip"], "10.9.8.2", "{c}");
+    assert_eq!(c["net"]["local"]["ip"], "10.9.9.1", "{c}");
+    assert!(c["net"]["local"]["port"].as_u64().unwrap_or(0) > 0, "{c}");
+    assert_eq!(c["flow"]["direction"], "outbound", "{c}");
+    sensor.stop();
+}
+
+#[test]
 fn a_long_connection_is_reported_while_open_over_ipv6() {
     let (_d, cfg) = config_file("[flows]\nactive_secs = 1\n");
     let sensor = Sensor::start(&["--config", cfg.to_str().expect("utf-8")]);

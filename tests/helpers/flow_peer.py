@@ -7,9 +7,12 @@
                                                     connect, send SEND bytes (spread over HOLD
                                                     seconds), read RECV bytes, close (with
                                                     abort: SO_LINGER 0, so the close is a reset)
+  flow_peer.py tcp-syn-abort ADDR PORT               start a connect that is never answered, then
+                                                    close with SO_LINGER 0 while it is pending
   flow_peer.py udp-echo ADDR PORTFILE COUNT         answer COUNT datagrams with half their size
   flow_peer.py udp-client ADDR PORT COUNT SIZE      send COUNT datagrams of SIZE bytes, read the answers
 """
+import errno
 import socket
 import struct
 import sys
@@ -68,6 +71,15 @@ def main():
         read_exactly(c, int(sys.argv[5]))
         if sys.argv[7:] == ["abort"]:
             c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        c.close()
+    elif mode == "tcp-syn-abort":
+        c = socket.socket(family(addr), socket.SOCK_STREAM)
+        c.setblocking(False)
+        err = c.connect_ex((addr, int(sys.argv[3])))
+        if err != errno.EINPROGRESS:
+            raise SystemExit(f"connect: {errno.errorcode.get(err, err)}, not EINPROGRESS")
+        time.sleep(0.2)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         c.close()
     elif mode == "udp-echo":
         s = listen(addr, sys.argv[3], socket.SOCK_DGRAM)
