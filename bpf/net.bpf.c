@@ -157,28 +157,23 @@ static __always_inline void copy_in6(__u8 *dst, const struct in6_addr *a)
 }
 
 /*
- * Writes a tracked TCP connection's record: owner, start and direction from its
- * tracking entry; totals and endpoints from the socket itself. Payload bytes
- * are the kernel's counters: sent less retransmitted, and received less the
- * peer's FIN (which takes one byte of sequence space; SOCK_DONE says it came).
- * Every field is written (the ring and the batches are not zeroed).
+ * Writes a tracked TCP connection's record but for its header: start and
+ * direction from its tracking entry; totals and endpoints from the socket
+ * itself. Payload bytes are the kernel's counters: sent less retransmitted,
+ * and received less the peer's FIN (which takes one byte of sequence space;
+ * SOCK_DONE says it came). Every field is written (the ring and the batches
+ * are not zeroed). `flags` gets FLOW_F_OWNER* when the entry has an owner.
  */
-static __always_inline void tcp_conn_fill(struct flow_event *e, struct tcp_conn *c, struct tcp_sock *tp, __u64 cookie,
-					  __u32 flags, __u64 now)
+static __always_inline void tcp_conn_body(struct flow_body *e, struct tcp_conn *c, struct tcp_sock *tp, __u64 cookie,
+					  __u32 flags)
 {
 	struct sock *sk = &tp->inet_conn.icsk_inet.sk;
 	__u64 in;
 
-	e->hdr.ktime_boot_ns = now;
-	e->hdr.kind = EVENT_FLOW;
-	e->hdr.size = sizeof(*e);
 	if (c->owner_known) {
-		e->hdr.task = c->owner;
 		flags |= FLOW_F_OWNER;
 		if (c->owner_known == 2)
 			flags |= FLOW_F_OWNER_ACCEPT;
-	} else {
-		__builtin_memset(&e->hdr.task, 0, sizeof(e->hdr.task));
 	}
 	if (c->inbound)
 		flags |= FLOW_F_INBOUND;
@@ -224,7 +219,14 @@ static __always_inline void tcp_conn_submit(struct tcp_conn *c, struct tcp_sock 
 
 	if (!e)
 		return;
-	tcp_conn_fill(e, c, tp, cookie, flags, now);
+	e->hdr.ktime_boot_ns = now;
+	e->hdr.kind = EVENT_FLOW;
+	e->hdr.size = sizeof(*e);
+	if (c->owner_known)
+		e->hdr.task = c->owner;
+	else
+		__builtin_memset(&e->hdr.task, 0, sizeof(e->hdr.task));
+	tcp_conn_body(&e->f, c, tp, cookie, flags);
 	commit_record(e);
 }
 
@@ -247,8 +249,11 @@ struct flow_batch {
 	__u8 timer_ready; /* the timer is initialised, its callback set */
 	__u8 armed; /* the timer is running: a record is waiting, or was */
 	__u8 _pad[6];
-	struct flow_batch_header head; /* the frame sent: head, then rec[0..count) */
-	struct flow_event rec[FERRET_FLOW_BATCH];
+	/* The frame sent: head, every slot of rec (the first head.count in use), then
+	 * owner[0..head.owners). */
+	struct flow_batch_header head;
+	struct flow_batch_rec rec[FERRET_FLOW_BATCH];
+	struct task_ctx owner[FERRET_FLOW_BATCH];
 };
 
 struct {
@@ -261,22 +266,55 @@ struct {
 /* Sends the records waiting in a batch (taken by the caller) and empties it. */
 static __always_inline void flow_batch_send(struct flow_batch *b)
 {
-	__u32 n = b->head.count;
+	__u32 n = b->head.count, m = b->head.owners;
 	__u64 size;
 
 	if (!n)
 		return;
 	if (n > FERRET_FLOW_BATCH)
 		n = FERRET_FLOW_BATCH;
-	size = sizeof(b->head) + (__u64)n * sizeof(struct flow_event);
+	if (m > FERRET_FLOW_BATCH)
+		m = FERRET_FLOW_BATCH;
+	size = sizeof(b->head) + sizeof(b->rec) + (__u64)m * sizeof(struct task_ctx);
 	b->head._zero = 0;
 	b->head.kind = EVENT_FLOW_BATCH;
 	b->head.size = size;
 	b->head.count = n;
-	b->head._pad = 0;
+	b->head.owners = m;
 	if (bpf_ringbuf_output(&events, &b->head, size, wakeup_flags(size)) != 0)
 		count_n(EVENT_FLOW, n);
 	b->head.count = 0;
+	b->head.owners = 0;
+}
+
+static __always_inline int same_task(const struct task_ctx *a, const struct task_ctx *b)
+{
+	const __u64 *x = (const void *)a, *y = (const void *)b;
+
+	for (int i = 0; i < sizeof(*a) / 8; i++)
+		if (x[i] != y[i])
+			return 0;
+	return 1;
+}
+
+/*
+ * The index of c's owner among the batch's owners, added unless it is one of
+ * the last two (a process's own connections, or a client and a server taking
+ * turns); FLOW_NO_OWNER when the entry has none.
+ */
+static __always_inline __u32 flow_batch_owner(struct flow_batch *b, struct tcp_conn *c)
+{
+	__u32 m = b->head.owners;
+
+	if (!c->owner_known || m >= FERRET_FLOW_BATCH) /* never full: one owner per record at most */
+		return FLOW_NO_OWNER;
+	if (m >= 1 && same_task(&b->owner[(m - 1) & (FERRET_FLOW_BATCH - 1)], &c->owner))
+		return m - 1;
+	if (m >= 2 && same_task(&b->owner[(m - 2) & (FERRET_FLOW_BATCH - 1)], &c->owner))
+		return m - 2;
+	b->owner[m & (FERRET_FLOW_BATCH - 1)] = c->owner;
+	b->head.owners = m + 1;
+	return m;
 }
 
 /* The batch's timer: sends what waits, or tries again shortly if a close holds it. */
@@ -310,7 +348,16 @@ static __always_inline int flow_batch_add(struct tcp_conn *c, struct tcp_sock *t
 	n = b->head.count;
 	if (n >= FERRET_FLOW_BATCH) /* never left full; bounds the index */
 		n = FERRET_FLOW_BATCH - 1;
-	tcp_conn_fill(&b->rec[n], c, tp, cookie, flags, now);
+	{
+		struct flow_batch_rec *r = &b->rec[n];
+
+		r->ktime_boot_ns = now;
+		r->owner = flow_batch_owner(b, c);
+		r->_pad = 0;
+		tcp_conn_body(&r->f, c, tp, cookie, flags);
+		if (r->owner == FLOW_NO_OWNER)
+			r->f.flags &= ~(FLOW_F_OWNER | FLOW_F_OWNER_ACCEPT);
+	}
 	b->head.count = n + 1;
 	/* Full, or no timer to send it later: now. */
 	if (n + 1 >= FERRET_FLOW_BATCH || !b->timer_ready) {

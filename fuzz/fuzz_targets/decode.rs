@@ -5,12 +5,11 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    match ferret_bpf::decode::batched_records(data) {
-        Some(records) => records.for_each(|r| {
-            let _ = ferret_bpf::decode(r);
-        }),
-        None => {
-            let _ = ferret_bpf::decode(data);
-        }
+    let split = ferret_bpf::decode::for_each_batched(data, |r| {
+        let _ = ferret_bpf::decode(r);
+        true
+    });
+    if split.is_none() {
+        let _ = ferret_bpf::decode(data);
     }
 });

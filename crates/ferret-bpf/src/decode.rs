@@ -46,6 +46,8 @@ pub mod limits {
     pub const SC_NR_MAX: u32 = L::FERRET_SC_NR_MAX.0;
     /// Ways of a bucket of the TCP connection table (`bpf/lib/tcp_conns.h`).
     pub const TCP_CONN_WAYS: u32 = L::FERRET_TCP_CONN_WAYS.0;
+    /// Record slots in a batch frame of close records.
+    pub const FLOW_BATCH: u32 = L::FERRET_FLOW_BATCH.0;
 }
 
 /// Why a record could not be decoded.
@@ -574,9 +576,10 @@ fn decode_dns(bytes: &[u8]) -> Result<Dns, DecodeError> {
 
 fn decode_flow(bytes: &[u8]) -> Result<Flow, DecodeError> {
     use crate::skel::net::types as nt;
-    let e: nt::flow_event = read_pod(bytes, KIND_FLOW)?;
+    let r: nt::flow_event = read_pod(bytes, KIND_FLOW)?;
     // SAFETY: the same C event_header seen through another skeleton.
-    let h: types::event_header = unsafe { std::mem::transmute_copy(&e.hdr) };
+    let h: types::event_header = unsafe { std::mem::transmute_copy(&r.hdr) };
+    let e = &r.f;
     Ok(Flow {
         header: header(&h),
         cookie: e.cookie,
@@ -608,17 +611,54 @@ pub fn udp_flow_value(value: &[u8]) -> Option<UdpFlowTimes> {
     Some(UdpFlowTimes { first_ns: v.first_ns, last_ns: v.last_ns })
 }
 
-/// The records of a batch frame (`EVENT_FLOW_BATCH`), each to decode on its own; None for
-/// anything else. A frame that claims more records than it holds yields the whole ones and
-/// then the remainder, which fails to decode: a malformed frame is seen, never read past.
-pub fn batched_records(bytes: &[u8]) -> Option<impl Iterator<Item = &[u8]>> {
+const FLOW_BATCH_SLOTS: usize = limits::FLOW_BATCH as usize;
+
+/// Splits a batch frame (`EVENT_FLOW_BATCH`) into whole flow records, each rebuilt with its
+/// owner from the frame's owners and handed to `each` (which returns false to stop early; the
+/// rest of the frame is still handed over). Returns None for anything that is not a batch
+/// frame, and otherwise whether every `each` returned true. A frame too short for what its
+/// header claims, or that claims more records or owners than a frame holds, is handed over
+/// whole instead, to fail in decoding: a malformed frame is seen, never read past.
+pub fn for_each_batched(bytes: &[u8], mut each: impl FnMut(&[u8]) -> bool) -> Option<bool> {
     use crate::skel::net::types as nt;
     let head: nt::flow_batch_header = read_pod(bytes, KIND_FLOW_BATCH).ok()?;
     if head.kind != KIND_FLOW_BATCH {
         return None;
     }
-    let body = &bytes[size_of::<nt::flow_batch_header>()..];
-    Some(body.chunks(size_of::<nt::flow_event>()).take(head.count as usize))
+    let (count, owners) = (head.count as usize, head.owners as usize);
+    let slots_at = size_of::<nt::flow_batch_header>();
+    let owners_at = slots_at + FLOW_BATCH_SLOTS * size_of::<nt::flow_batch_rec>();
+    let end = owners_at + owners * size_of::<nt::task_ctx>();
+    if count > FLOW_BATCH_SLOTS || owners > FLOW_BATCH_SLOTS || bytes.len() < end {
+        return Some(each(bytes));
+    }
+    let mut go = true;
+    for i in 0..count {
+        let at = slots_at + i * size_of::<nt::flow_batch_rec>();
+        let Ok(rec) = read_pod::<nt::flow_batch_rec>(&bytes[at..], KIND_FLOW_BATCH) else {
+            return Some(each(bytes));
+        };
+        let mut e = nt::flow_event { f: rec.f, ..Default::default() };
+        e.hdr.kind = KIND_FLOW;
+        e.hdr.size = size_of::<nt::flow_event>() as u32;
+        e.hdr.ktime_boot_ns = rec.ktime_boot_ns;
+        let o = rec.owner as usize;
+        if o < owners {
+            let at = owners_at + o * size_of::<nt::task_ctx>();
+            if let Ok(task) = read_pod::<nt::task_ctx>(&bytes[at..], KIND_FLOW_BATCH) {
+                e.hdr.task = task;
+            }
+        }
+        go &= each(pod_bytes(&e));
+    }
+    Some(go)
+}
+
+/// The bytes of a plain C struct from a skeleton.
+fn pod_bytes<T: Copy>(v: &T) -> &[u8] {
+    // SAFETY: T is a repr(C) struct of integers and arrays of them (no padding is read as
+    // anything but bytes); the slice lives as long as the borrow of v.
+    unsafe { std::slice::from_raw_parts((v as *const T).cast::<u8>(), size_of::<T>()) }
 }
 
 /// Decodes one ring-buffer record.
@@ -755,19 +795,22 @@ pub mod encode {
             flags |= flow_flags::INBOUND;
         }
         let mut e = nt::flow_event {
-            cookie: k.cookie,
-            start_ns: v.first_ns,
-            bytes_in: v.bytes_in,
-            bytes_out: v.bytes_out,
-            packets_in: v.packets_in,
-            packets_out: v.packets_out,
-            laddr: v.laddr,
-            raddr: k.raddr,
-            lport: v.lport,
-            rport: k.rport,
-            family: k.family,
-            protocol: 17,
-            flags,
+            f: nt::flow_body {
+                cookie: k.cookie,
+                start_ns: v.first_ns,
+                bytes_in: v.bytes_in,
+                bytes_out: v.bytes_out,
+                packets_in: v.packets_in,
+                packets_out: v.packets_out,
+                laddr: v.laddr,
+                raddr: k.raddr,
+                lport: v.lport,
+                rport: k.rport,
+                family: k.family,
+                protocol: 17,
+                flags,
+                ..Default::default()
+            },
             ..Default::default()
         };
         // SAFETY: the same C structs seen through another skeleton.
@@ -789,6 +832,13 @@ pub mod encode {
         let raw = nt::flow_event {
             // SAFETY: the same C event_header seen through another skeleton.
             hdr: unsafe { std::mem::transmute_copy(&hdr) },
+            f: flow_body(f),
+        };
+        as_bytes(&raw)
+    }
+
+    fn flow_body(f: &Flow) -> crate::skel::net::types::flow_body {
+        crate::skel::net::types::flow_body {
             cookie: f.cookie,
             start_ns: f.start_ns,
             bytes_in: f.bytes_in,
@@ -803,22 +853,41 @@ pub mod encode {
             protocol: f.protocol,
             flags: f.flags,
             ..Default::default()
-        };
-        as_bytes(&raw)
+        }
     }
 
-    /// A batch frame of close records, as a CPU sends them; `count` may claim more than given.
+    /// A batch frame of close records, as a CPU sends them: every record slot, then the owners
+    /// (each distinct task once, in order of first use); `count` may claim more than given.
     pub fn flow_batch(flows: &[Flow], count: u32) -> Vec<u8> {
         use crate::skel::net::types as nt;
-        let records: Vec<u8> = flows.iter().flat_map(flow).collect();
+        let mut owners: Vec<nt::task_ctx> = Vec::new();
+        let mut slots = vec![0u8; FLOW_BATCH_SLOTS * size_of::<nt::flow_batch_rec>()];
+        for (i, f) in flows.iter().enumerate().take(FLOW_BATCH_SLOTS) {
+            // SAFETY: the same C task_ctx seen through another skeleton.
+            let task: nt::task_ctx = unsafe { std::mem::transmute_copy(&raw_header(KIND_FLOW, 0, &f.header).task) };
+            let owner = if f.flags & flow_flags::OWNER == 0 {
+                u32::MAX
+            } else if let Some(at) = owners.iter().position(|o| as_bytes(o) == as_bytes(&task)) {
+                at as u32
+            } else {
+                owners.push(task);
+                (owners.len() - 1) as u32
+            };
+            let rec = nt::flow_batch_rec { ktime_boot_ns: f.header.ktime_boot_ns, owner, _pad: 0, f: flow_body(f) };
+            let at = i * size_of::<nt::flow_batch_rec>();
+            slots[at..at + size_of::<nt::flow_batch_rec>()].copy_from_slice(&as_bytes(&rec));
+        }
+        let owner_bytes: Vec<u8> = owners.iter().flat_map(as_bytes).collect();
         let head = nt::flow_batch_header {
             kind: KIND_FLOW_BATCH,
-            size: (size_of::<nt::flow_batch_header>() + records.len()) as u32,
+            size: (size_of::<nt::flow_batch_header>() + slots.len() + owner_bytes.len()) as u32,
             count,
+            owners: owners.len() as u32,
             ..Default::default()
         };
         let mut out = as_bytes(&head);
-        out.extend(records);
+        out.extend(slots);
+        out.extend(owner_bytes);
         out
     }
 
@@ -976,25 +1045,49 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_batch_frame_splits_into_its_records_and_a_lying_count_reads_nothing_past_it() {
-        let flows: Vec<Flow> = (1..=3).map(|cookie| Flow { cookie, lport: 80, ..Default::default() }).collect();
-        let frame = encode::flow_batch(&flows, 3);
-        let got: Vec<Record> =
-            batched_records(&frame).expect("a batch").map(|r| decode(r).expect("a record")).collect();
-        assert_eq!(got, flows.iter().cloned().map(|f| Record::Flow(Box::new(f))).collect::<Vec<_>>());
+    /// The results of decoding each record a frame splits into; None when it is not a batch.
+    fn split(frame: &[u8]) -> Option<Vec<Result<Record, DecodeError>>> {
+        let mut got = Vec::new();
+        for_each_batched(frame, |r| {
+            got.push(decode(r));
+            true
+        })?;
+        Some(got)
+    }
 
-        // It claims five and holds two and a half: two records, then an error.
-        let mut short = encode::flow_batch(&flows, 5);
-        short.truncate(short.len() - encode::flow(&flows[0]).len() / 2);
-        let got: Vec<bool> = batched_records(&short).expect("a batch").map(|r| decode(r).is_ok()).collect();
-        assert_eq!(got, vec![true, true, false]);
+    #[test]
+    fn a_batch_frame_splits_into_its_records_with_their_owners_and_a_lying_frame_reads_nothing_past_it() {
+        let task = |pid: u32| Task { pid, tid: pid, uid: pid * 10, ..Default::default() };
+        let owned = |cookie: u64, pid: u32| Flow {
+            header: Header { ktime_boot_ns: cookie * 1000, task: task(pid) },
+            cookie,
+            lport: 80,
+            flags: flow_flags::OWNER,
+            ..Default::default()
+        };
+        // Two owners taking turns, and a record with none.
+        let flows =
+            vec![owned(1, 100), owned(2, 200), owned(3, 100), Flow { cookie: 4, ..Default::default() }, owned(5, 200)];
+        let frame = encode::flow_batch(&flows, 5);
+        let got: Vec<Record> = split(&frame).expect("a batch").into_iter().map(|r| r.expect("a record")).collect();
+        let want: Vec<Record> = flows.iter().cloned().map(|f| Record::Flow(Box::new(f))).collect();
+        assert_eq!(got, want);
+
+        // It claims five records but is cut in its owners: handed over whole, which fails.
+        let short = &frame[..frame.len() - 10];
+        let got = split(short).expect("a batch");
+        assert!(got.len() == 1 && got[0].is_err(), "{got:?}");
+        // It claims more records than a frame has slots: the same.
+        let mut lying = frame.clone();
+        lying[16..20].copy_from_slice(&(FLOW_BATCH_SLOTS as u32 + 1).to_ne_bytes());
+        let got = split(&lying).expect("a batch");
+        assert!(got.len() == 1 && got[0].is_err(), "{got:?}");
         // It claims fewer than it holds: only those.
-        assert_eq!(batched_records(&encode::flow_batch(&flows, 1)).expect("a batch").count(), 1);
+        assert_eq!(split(&encode::flow_batch(&flows, 1)).expect("a batch").len(), 1);
 
         // A record is not a batch, nor is a frame too short for its header.
-        assert!(batched_records(&encode::flow(&flows[0])).is_none());
-        assert!(batched_records(&frame[..12]).is_none());
+        assert!(split(&encode::flow(&flows[0])).is_none());
+        assert!(split(&frame[..12]).is_none());
     }
 
     #[test]

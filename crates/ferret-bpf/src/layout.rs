@@ -122,13 +122,26 @@ fn net_structs_match_the_compiled_object() {
         offsets!(nt::dns_event;
         hdr, cookie, saddr, daddr, sport, dport, family, egress, owner_known, tcp, _pad, wire_len, cap_len, data),
     );
+    check(&btf, "flow_event", size_of::<nt::flow_event>(), offsets!(nt::flow_event; hdr, f));
     check(
         &btf,
-        "flow_event",
-        size_of::<nt::flow_event>(),
-        offsets!(nt::flow_event;
-        hdr, cookie, start_ns, bytes_in, bytes_out, packets_in, packets_out, laddr, raddr, lport, rport, family,
+        "flow_body",
+        size_of::<nt::flow_body>(),
+        offsets!(nt::flow_body;
+        cookie, start_ns, bytes_in, bytes_out, packets_in, packets_out, laddr, raddr, lport, rport, family,
         protocol, _pad, flags, _pad2),
+    );
+    check(
+        &btf,
+        "flow_batch_header",
+        size_of::<nt::flow_batch_header>(),
+        offsets!(nt::flow_batch_header; _zero, kind, size, count, owners),
+    );
+    check(
+        &btf,
+        "flow_batch_rec",
+        size_of::<nt::flow_batch_rec>(),
+        offsets!(nt::flow_batch_rec; ktime_boot_ns, owner, _pad, f),
     );
     check(
         &btf,

@@ -629,14 +629,8 @@ impl Sensor {
             .add(&self.skel.maps.events, move |data: &[u8]| {
                 // A batch of close records is split here: everything after sees records. All
                 // of a batch is handed over even when asked to stop (the ring has moved past it).
-                let go = match crate::decode::batched_records(data) {
-                    Some(records) => {
-                        let mut go = true;
-                        for rec in records {
-                            go &= on_record(rec);
-                        }
-                        go
-                    }
+                let go = match crate::decode::for_each_batched(data, &mut on_record) {
+                    Some(go) => go,
                     None => on_record(data),
                 };
                 if go {
