@@ -287,16 +287,6 @@ static __always_inline void flow_batch_send(struct flow_batch *b)
 	b->head.owners = 0;
 }
 
-static __always_inline int same_task(const struct task_ctx *a, const struct task_ctx *b)
-{
-	const __u64 *x = (const void *)a, *y = (const void *)b;
-
-	for (int i = 0; i < sizeof(*a) / 8; i++)
-		if (x[i] != y[i])
-			return 0;
-	return 1;
-}
-
 /*
  * The index of c's owner among the batch's owners, added unless it is one of
  * the last two (a process's own connections, or a client and a server taking
@@ -308,9 +298,9 @@ static __always_inline __u32 flow_batch_owner(struct flow_batch *b, struct tcp_c
 
 	if (!c->owner_known || m >= FERRET_FLOW_BATCH) /* never full: one owner per record at most */
 		return FLOW_NO_OWNER;
-	if (m >= 1 && same_task(&b->owner[(m - 1) & (FERRET_FLOW_BATCH - 1)], &c->owner))
+	if (m >= 1 && same_words(&b->owner[(m - 1) & (FERRET_FLOW_BATCH - 1)], &c->owner, sizeof(c->owner) / 8))
 		return m - 1;
-	if (m >= 2 && same_task(&b->owner[(m - 2) & (FERRET_FLOW_BATCH - 1)], &c->owner))
+	if (m >= 2 && same_words(&b->owner[(m - 2) & (FERRET_FLOW_BATCH - 1)], &c->owner, sizeof(c->owner) / 8))
 		return m - 2;
 	b->owner[m & (FERRET_FLOW_BATCH - 1)] = c->owner;
 	b->head.owners = m + 1;

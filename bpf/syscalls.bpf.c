@@ -520,16 +520,6 @@ struct {
 	__type(value, struct repeat_fronts);
 } repeat_front SEC(".maps");
 
-static __always_inline int same_key(const struct dedup_key *a, const struct dedup_key *b)
-{
-	const __u64 *x = (const void *)a, *y = (const void *)b;
-
-	for (int i = 0; i < sizeof(*a) / 8; i++)
-		if (x[i] != y[i])
-			return 0;
-	return 1;
-}
-
 /* Adds a slot's pending repeats to its key's map entry (gone only if the map
  * evicted it), for the next event sent for the key to carry. */
 static __always_inline void front_flush(struct repeat_front *fr)
@@ -563,7 +553,7 @@ static long front_sweep_cpu(__u64 cpu, void *arg)
 	if (!fronts)
 		return 1; /* past the last CPU */
 	fr = &fronts->slot[sw->slot & (REPEAT_FRONT_SLOTS - 1)];
-	if (fr->valid && fr->pending && same_key(&fr->key, sw->key))
+	if (fr->valid && fr->pending && same_words(&fr->key, sw->key, sizeof(fr->key) / 8))
 		sw->taken += __sync_lock_test_and_set(&fr->pending, 0);
 	return 0;
 }
@@ -682,7 +672,7 @@ lookup:
 	fronts = bpf_map_lookup_elem(&repeat_front, &zero);
 	if (fronts) {
 		fr = &fronts->slot[slot];
-		if (fr->valid && now - fr->last_ns < dedup_window_ns && same_key(&fr->key, k)) {
+		if (fr->valid && now - fr->last_ns < dedup_window_ns && same_words(&fr->key, k, sizeof(fr->key) / 8)) {
 			__sync_fetch_and_add(&fr->pending, 1);
 			count(COUNTER_DEDUPED);
 			return 1;

@@ -48,6 +48,17 @@ static __always_inline void count(__u32 idx)
 	count_n(idx, 1);
 }
 
+/* Whether two structs hold the same bytes: `words` 8-byte words of each. */
+static __always_inline int same_words(const void *a, const void *b, int words)
+{
+	const __u64 *x = a, *y = b;
+
+	for (int i = 0; i < words; i++)
+		if (x[i] != y[i])
+			return 0;
+	return 1;
+}
+
 /*
  * Bytes a CPU writes to the ring before it wakes the reader. Waking it for
  * every record costs an interrupt per event (a cross-CPU IPI in a VM), which
