@@ -148,12 +148,29 @@ static __always_inline struct task_struct *current_task(void)
 	return bpf_core_cast((void *)bpf_get_current_task(), struct task_struct);
 }
 
-/* The socket's IPv6 address pair, as direct loads. */
+/* An IPv6 address of the socket into a record's 16 bytes, as direct loads. */
 static __always_inline void copy_in6(__u8 *dst, const struct in6_addr *a)
 {
 	__u32 w[4] = { a->in6_u.u6_addr32[0], a->in6_u.u6_addr32[1], a->in6_u.u6_addr32[2], a->in6_u.u6_addr32[3] };
 
 	__builtin_memcpy(dst, w, 16);
+}
+
+/* An IPv4 address into a record's 16 bytes: the first four, the rest zero. */
+static __always_inline void copy_in4(__u8 *dst, __u32 a)
+{
+	__u32 w[4] = { a };
+
+	__builtin_memcpy(dst, w, 16);
+}
+
+/* The socket's local address, by its family. */
+static __always_inline void sock_local_addr(__u8 *dst, struct sock *sk)
+{
+	if (sk->__sk_common.skc_family == AF_INET)
+		copy_in4(dst, sk->__sk_common.skc_rcv_saddr);
+	else
+		copy_in6(dst, &sk->__sk_common.skc_v6_rcv_saddr);
 }
 
 /*
@@ -195,14 +212,11 @@ static __always_inline void tcp_conn_body(struct flow_body *e, struct tcp_conn *
 	e->_pad2 = 0;
 	e->lport = sk->__sk_common.skc_num ?: c->lport;
 	e->rport = bpf_ntohs(sk->__sk_common.skc_dport);
-	if (e->family == AF_INET) {
-		__u32 l[4] = { sk->__sk_common.skc_rcv_saddr }, r[4] = { sk->__sk_common.skc_daddr };
-		__builtin_memcpy(e->laddr, l, 16);
-		__builtin_memcpy(e->raddr, r, 16);
-	} else {
-		copy_in6(e->laddr, &sk->__sk_common.skc_v6_rcv_saddr);
+	sock_local_addr(e->laddr, sk);
+	if (e->family == AF_INET)
+		copy_in4(e->raddr, sk->__sk_common.skc_daddr);
+	else
 		copy_in6(e->raddr, &sk->__sk_common.skc_v6_daddr);
-	}
 	/* A connect's socket with no peer port was disconnected, which also
 	 * cleared an unbound local address: both as they were at connect. */
 	if (!e->rport && c->rport) {
@@ -421,12 +435,7 @@ int flow_sockops(struct bpf_sock_ops *ops)
 			struct sock *sk = bpf_core_cast(ops->sk, struct sock);
 
 			c->rport = bpf_ntohs(sk->__sk_common.skc_dport);
-			if (ops->family == AF_INET) {
-				__u32 l[4] = { sk->__sk_common.skc_rcv_saddr };
-				__builtin_memcpy(c->laddr, l, 16);
-			} else {
-				copy_in6(c->laddr, &sk->__sk_common.skc_v6_rcv_saddr);
-			}
+			sock_local_addr(c->laddr, sk);
 		}
 	}
 	return 1;

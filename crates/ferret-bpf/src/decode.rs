@@ -693,10 +693,7 @@ pub mod encode {
     use super::*;
 
     fn as_bytes<T: Copy>(v: &T) -> Vec<u8> {
-        let mut out = vec![0u8; size_of::<T>()];
-        // SAFETY: T is a repr(C) integer-only struct; copying its bytes is sound.
-        unsafe { std::ptr::copy_nonoverlapping((v as *const T).cast::<u8>(), out.as_mut_ptr(), size_of::<T>()) };
-        out
+        pod_bytes(v).to_vec()
     }
 
     fn raw_header(kind: u32, size: usize, h: &Header) -> types::event_header {
